@@ -1,0 +1,72 @@
+"""The processes of the system and the environment each one gets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from devstack.ports import free_port
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process: its name, command line, and the port its HTTP health answers on (if any)."""
+
+    name: str
+    argv: tuple[str, ...]
+    port: int | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def _uvicorn(module: str, port: int) -> tuple[str, ...]:
+    return (
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"{module}:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "20",
+    )
+
+
+def stack_processes(base_env: Mapping[str, str]) -> list[ProcessSpec]:
+    """Gateway, three APIs and three workers; internal ports are free ones unless configured."""
+    gateway_port = int(base_env.get("GATEWAY_PORT", "8000"))
+    intake_port = int(base_env.get("INTAKE_PORT") or free_port())
+    routing_port = int(base_env.get("ROUTING_PORT") or free_port())
+    notify_port = int(base_env.get("NOTIFY_PORT") or free_port())
+    env = {
+        **base_env,
+        "GATEWAY_PORT": str(gateway_port),
+        "INTAKE_URL": f"http://127.0.0.1:{intake_port}",
+        "ROUTING_URL": f"http://127.0.0.1:{routing_port}",
+        "NOTIFY_URL": f"http://127.0.0.1:{notify_port}",
+    }
+    python = sys.executable
+    return [
+        ProcessSpec("intake", _uvicorn("intake_service.app", intake_port), intake_port, env),
+        ProcessSpec("routing", _uvicorn("routing_service.app", routing_port), routing_port, env),
+        ProcessSpec("notify", _uvicorn("notify_service.app", notify_port), notify_port, env),
+        ProcessSpec("routing-worker", (python, "-m", "routing_service.worker"), None, env),
+        ProcessSpec("notify-worker", (python, "-m", "notify_service.worker", "sms"), None, env),
+        ProcessSpec("otp-worker", (python, "-m", "notify_service.worker", "otp"), None, env),
+        ProcessSpec("gateway", _uvicorn("gateway.app", gateway_port), gateway_port, env),
+    ]
+
+
+def current_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment plus overrides, with the repo importable."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env.update(overrides or {})
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env

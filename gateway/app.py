@@ -1,0 +1,147 @@
+"""Gateway app factory: sign-in endpoints, then authenticated forwarding to the services."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from redis.asyncio import Redis
+from sqlalchemy import text
+from starlette.responses import JSONResponse, Response
+
+from gateway.auth.endpoints import router as auth_router
+from gateway.auth.passwords import Passwords
+from gateway.auth.service import AuthConfig
+from gateway.auth.tokens import TokenIssuer, load_private_key
+from gateway.deps import GatewayState, client_ip
+from gateway.guard import Guard
+from gateway.openapi import MergedOpenApi
+from gateway.proxy import Forwarder
+from gateway.ratelimit import RateLimiter
+from gateway.settings import GatewaySettings, get_settings
+from shared.db.session import create_engine, create_sessionmaker
+from shared.errors import install_error_handlers
+from shared.http import BodyLimitMiddleware, RequestContextMiddleware, health_router
+from shared.logging import configure_logging
+
+PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _signing_key_pem(settings: GatewaySettings) -> bytes | None:
+    if settings.jwt_private_key is not None:
+        return settings.jwt_private_key.get_secret_value().encode()
+    if settings.jwt_private_key_file is not None:
+        return settings.jwt_private_key_file.read_bytes()
+    return None
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    intake_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the gateway; tests may pass a transport that reaches intake in-process."""
+    settings = settings or get_settings()
+    configure_logging("gateway", level=settings.log_level, json=settings.log_json)
+    engine = create_engine(settings, application_name="gateway")
+    redis = Redis.from_url(
+        settings.redis_url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=30
+    )
+    secret = settings.internal_auth_secret.get_secret_value().encode()
+    issuer = TokenIssuer(
+        load_private_key(_signing_key_pem(settings)),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=settings.access_token_ttl,
+    )
+    intake = Forwarder(
+        settings.intake_url, secret, timeout=settings.upstream_timeout, transport=intake_transport
+    )
+    state = GatewayState(
+        settings=settings,
+        sessions=create_sessionmaker(engine),
+        passwords=Passwords(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            concurrency=max(2, 2 * (os.cpu_count() or 1)),
+        ),
+        issuer=issuer,
+        guard=Guard(
+            issuer,
+            redis,
+            prefix=settings.queue_prefix,
+            per_minute=settings.api_per_principal_per_minute,
+        ),
+        limiter=RateLimiter(redis, settings.queue_prefix),
+        auth=AuthConfig(
+            pepper=settings.otp_pepper.get_secret_value().encode(),
+            otp_ttl=settings.otp_ttl,
+            otp_max_attempts=settings.otp_max_attempts,
+            refresh_ttl=settings.refresh_token_ttl,
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await intake.aclose()
+        await redis.aclose()
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Tawasul API",
+        version="1.0.0",
+        description="Residents file requests to the Passports departments and follow them by SMS.",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.gateway = state
+    install_error_handlers(app)
+
+    async def database_ready() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def redis_ready() -> None:
+        await redis.ping()
+
+    app.include_router(health_router({"database": database_ready, "redis": redis_ready}))
+    app.include_router(auth_router)
+
+    async def public(request: Request) -> Response:
+        ip = client_ip(request, settings.trusted_proxy_hops)
+        return await intake.forward(request, None, client_ip=ip)
+
+    async def authenticated(request: Request) -> Response:
+        claims = await state.guard.authenticate(request.headers.get("authorization"))
+        ip = client_ip(request, settings.trusted_proxy_hops)
+        return await intake.forward(request, claims.identity, client_ip=ip)
+
+    app.add_api_route("/v1/catalog", public, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/v1/requests", authenticated, methods=PROXY_METHODS, include_in_schema=False)
+    app.add_api_route(
+        "/v1/requests/{path:path}", authenticated, methods=PROXY_METHODS, include_in_schema=False
+    )
+
+    def own_schema() -> dict[str, Any]:
+        from fastapi.openapi.utils import get_openapi
+
+        return get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+
+    merged = MergedOpenApi(own_schema, {"intake": intake})
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(await merged.document())
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

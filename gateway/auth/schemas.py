@@ -1,0 +1,109 @@
+"""Bodies of the sign-up and sign-in endpoints, validated strictly (unknown fields refused)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.validation import is_valid_national_id, normalize_digits, normalize_saudi_mobile
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _national_id(value: str) -> str:
+    text = normalize_digits(value)
+    if not is_valid_national_id(text):
+        raise ValueError("national_id must be 10 digits, start with 1 or 2, and pass the check")
+    return text
+
+
+class RegisterIn(_Strict):
+    """A new resident account; the code goes by SMS to `phone`."""
+
+    national_id: str = Field(examples=["1000000008"], max_length=20)
+    phone: str = Field(examples=["+966501234567"], max_length=32)
+    password: str = Field(min_length=8, max_length=128)
+    preferred_language: Literal["ar", "en"] = "ar"
+
+    _check_id = field_validator("national_id")(_national_id)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        phone = normalize_saudi_mobile(value)
+        if phone is None:
+            raise ValueError("phone must be a Saudi mobile number (+9665XXXXXXXX)")
+        return phone
+
+
+class RegisterVerifyIn(_Strict):
+    """The code that proves the phone is the resident's."""
+
+    national_id: str = Field(max_length=20)
+    code: str = Field(pattern=r"^\d{6}$")
+
+    _check_id = field_validator("national_id")(_national_id)
+
+
+class LoginIn(_Strict):
+    """First step of sign-in: ID and password."""
+
+    national_id: str = Field(max_length=20)
+    password: str = Field(min_length=1, max_length=128)
+
+    _check_id = field_validator("national_id")(_national_id)
+
+
+class LoginVerifyIn(_Strict):
+    """Second step of sign-in: the SMS code for the challenge."""
+
+    challenge_id: uuid.UUID
+    code: str = Field(pattern=r"^\d{6}$")
+
+
+class RefreshIn(_Strict):
+    """A refresh token to exchange for a new pair."""
+
+    refresh_token: str = Field(min_length=20, max_length=200)
+
+
+class LogoutIn(_Strict):
+    """Optionally the refresh token too, so its session ends even without the access token."""
+
+    refresh_token: str | None = Field(default=None, min_length=20, max_length=200)
+
+
+class CodeSentOut(BaseModel):
+    """A code was sent by SMS (or, for an existing account, a notice)."""
+
+    status: Literal["code_sent"] = "code_sent"
+    phone: str = Field(description="The number the code went to, mostly masked.")
+    expires_in: int
+
+
+class RegisteredOut(BaseModel):
+    """The account is verified and can sign in."""
+
+    status: Literal["registered"] = "registered"
+    national_id: str
+
+
+class ChallengeOut(BaseModel):
+    """Sign-in needs the SMS code for this challenge."""
+
+    challenge_id: uuid.UUID
+    expires_in: int
+    phone: str
+
+
+class TokensOut(BaseModel):
+    """The token pair (OAuth 2 style)."""
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
+    expires_in: int

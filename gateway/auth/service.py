@@ -1,0 +1,245 @@
+"""Sign-up and sign-in rules: who gets a code, when a code counts, how sessions rotate and end."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth import otp, repository
+from gateway.auth.errors import AccountLocked, InvalidCode, InvalidCredentials, InvalidRefreshToken
+from gateway.auth.passwords import Passwords
+from gateway.auth.tokens import TokenIssuer, new_refresh_token, refresh_token_hash
+from shared.db.identity import OtpChallenge, RefreshToken, Resident
+from shared.identity import Identity, PrincipalKind
+from shared.queue.contract import Job
+from shared.queue.outbox import owe
+
+log = structlog.get_logger()
+PRODUCER = "gateway"
+LOCK_AFTER_FAILURES = 5
+MAX_LOCK = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """The numbers the rules need (from GatewaySettings)."""
+
+    pepper: bytes
+    otp_ttl: int
+    otp_max_attempts: int
+    refresh_ttl: int
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    """A fresh access/refresh pair."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def _challenge(
+    session: AsyncSession, resident: Resident, purpose: str, phone: str, config: AuthConfig
+) -> OtpChallenge:
+    """A new code for this resident and purpose, owed to the OTP queue in the same commit."""
+    code = otp.new_code()
+    challenge_id = uuid.uuid4()
+    expires_at = datetime.now(UTC) + timedelta(seconds=config.otp_ttl)
+    challenge = OtpChallenge(
+        id=challenge_id,
+        resident_id=resident.id,
+        purpose=purpose,
+        code_hash=otp.code_hash(config.pepper, challenge_id, code),
+        expires_at=expires_at,
+    )
+    session.add(challenge)
+    owe(
+        session,
+        Job.send_otp,
+        {
+            "event": "otp_code",
+            "resident_id": str(resident.id),
+            "phone": phone,
+            "language": resident.preferred_language,
+            "expires_at": expires_at.isoformat(),
+            "values": {"code": code, "minutes": str(max(config.otp_ttl // 60, 1))},
+        },
+        producer=PRODUCER,
+    )
+    return challenge
+
+
+async def register(
+    session: AsyncSession,
+    passwords: Passwords,
+    config: AuthConfig,
+    *,
+    national_id: str,
+    phone: str,
+    password: str,
+    language: str,
+) -> None:
+    """Create or refresh an unverified account and send a code; a verified one gets a notice."""
+    password_hash = await passwords.hash(password)
+    resident = await repository.resident_by_national_id(session, national_id, lock=True)
+    if resident is not None and resident.verified_at is not None:
+        owe(
+            session,
+            Job.send_sms,
+            {"event": "account_exists", "resident_id": str(resident.id), "values": {}},
+            producer=PRODUCER,
+        )
+        log.info("auth.register_existing_account")
+        return
+    if resident is None:
+        resident = Resident(id=uuid.uuid4(), national_id=national_id)
+        session.add(resident)
+    resident.phone = phone
+    resident.password_hash = password_hash
+    resident.preferred_language = language
+    await session.flush()
+    _challenge(session, resident, "register", phone, config)
+    await session.flush()
+
+
+async def _check_code(
+    session: AsyncSession, config: AuthConfig, challenge_id: uuid.UUID, code: str, purpose: str
+) -> uuid.UUID:
+    """Spend one attempt on the challenge and consume it if the code is right."""
+    spent = await repository.spend_attempt(session, challenge_id, config.otp_max_attempts)
+    if spent is None:
+        raise InvalidCode()
+    stored, resident_id, stored_purpose = spent
+    if stored_purpose != purpose or not otp.code_matches(config.pepper, challenge_id, code, stored):
+        raise InvalidCode()
+    if not await repository.consume(session, challenge_id):
+        raise InvalidCode()
+    return resident_id
+
+
+async def verify_registration(
+    session: AsyncSession, config: AuthConfig, *, national_id: str, code: str
+) -> Resident:
+    """Mark the account verified when the latest registration code is right."""
+    resident = await repository.resident_by_national_id(session, national_id)
+    if resident is None or resident.verified_at is not None:
+        raise InvalidCode()
+    challenge = await repository.latest_open_challenge(session, resident.id, "register")
+    if challenge is None:
+        raise InvalidCode()
+    await _check_code(session, config, challenge.id, code, "register")
+    resident.verified_at = datetime.now(UTC)
+    log.info("auth.resident_registered", resident_id=str(resident.id))
+    return resident
+
+
+def _lock_delay(failures: int) -> timedelta:
+    """30 s after the 5th consecutive failure, doubling each time, at most an hour."""
+    return min(MAX_LOCK, timedelta(seconds=30 * 2 ** (failures - LOCK_AFTER_FAILURES)))
+
+
+async def start_login(
+    session: AsyncSession,
+    passwords: Passwords,
+    config: AuthConfig,
+    *,
+    national_id: str,
+    password: str,
+) -> tuple[OtpChallenge, str]:
+    """Check the password (same cost whether or not the ID exists), then send a code."""
+    resident = await repository.resident_by_national_id(session, national_id, lock=True)
+    now = datetime.now(UTC)
+    if resident is not None and resident.locked_until is not None and resident.locked_until > now:
+        retry = int((resident.locked_until - now).total_seconds()) + 1
+        raise AccountLocked(headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
+    stored = resident.password_hash if resident is not None else None
+    ok = await passwords.verify(stored, password)
+    if resident is None or not ok or resident.verified_at is None:
+        if resident is not None and not ok:
+            resident.failed_logins += 1
+            if resident.failed_logins >= LOCK_AFTER_FAILURES:
+                resident.locked_until = now + _lock_delay(resident.failed_logins)
+        raise InvalidCredentials()
+    resident.failed_logins = 0
+    resident.locked_until = None
+    challenge = _challenge(session, resident, "login", resident.phone, config)
+    await session.flush()
+    return challenge, resident.phone
+
+
+async def _issue(
+    session: AsyncSession,
+    issuer: TokenIssuer,
+    config: AuthConfig,
+    resident: Resident,
+    session_id: uuid.UUID,
+) -> IssuedTokens:
+    """A new access token and a stored refresh token for this session."""
+    identity = Identity(
+        subject=str(resident.id),
+        kind=PrincipalKind.resident,
+        language=resident.preferred_language,
+    )
+    refresh, refresh_hash = new_refresh_token()
+    session.add(
+        RefreshToken(
+            resident_id=resident.id,
+            session_id=session_id,
+            token_hash=refresh_hash,
+            expires_at=datetime.now(UTC) + timedelta(seconds=config.refresh_ttl),
+        )
+    )
+    await session.flush()
+    return IssuedTokens(issuer.issue(identity, str(session_id)), refresh, issuer.ttl)
+
+
+async def finish_login(
+    session: AsyncSession,
+    issuer: TokenIssuer,
+    config: AuthConfig,
+    *,
+    challenge_id: uuid.UUID,
+    code: str,
+) -> IssuedTokens:
+    """Exchange a right login code for a new session's tokens."""
+    resident_id = await _check_code(session, config, challenge_id, code, "login")
+    resident = await session.get(Resident, resident_id)
+    if resident is None or resident.verified_at is None:
+        raise InvalidCode()
+    log.info("auth.signed_in", resident_id=str(resident.id))
+    return await _issue(session, issuer, config, resident, uuid.uuid4())
+
+
+async def refresh(
+    session: AsyncSession, issuer: TokenIssuer, config: AuthConfig, *, token: str
+) -> tuple[IssuedTokens | None, uuid.UUID | None]:
+    """Rotate a refresh token. A reused one ends its whole session (it was probably stolen)."""
+    stored = await repository.refresh_token_for_update(session, refresh_token_hash(token))
+    now = datetime.now(UTC)
+    if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+        raise InvalidRefreshToken()
+    if stored.used_at is not None:
+        await repository.revoke_session(session, stored.session_id, now)
+        log.warning("auth.refresh_token_reused", session_id=str(stored.session_id))
+        return None, stored.session_id
+    stored.used_at = now
+    resident = await session.get(Resident, stored.resident_id)
+    if resident is None:
+        raise InvalidRefreshToken()
+    return await _issue(session, issuer, config, resident, stored.session_id), None
+
+
+async def logout(session: AsyncSession, session_id: uuid.UUID) -> None:
+    """End the session: every refresh token of it is revoked."""
+    await repository.revoke_session(session, session_id, datetime.now(UTC))
+
+
+async def session_of_refresh_token(session: AsyncSession, token: str) -> uuid.UUID | None:
+    """The session a refresh token belongs to, if we know it."""
+    stored = await repository.refresh_token_for_update(session, refresh_token_hash(token))
+    return stored.session_id if stored else None

@@ -1,0 +1,67 @@
+"""Checks every authenticated call: token valid, session not ended, caller under its rate."""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.auth.errors import InvalidAccessToken
+from gateway.auth.tokens import AccessClaims, InvalidToken, TokenIssuer
+from shared.errors import TooManyRequests
+
+log = structlog.get_logger()
+
+# One round trip: is the session revoked, and how many calls has this caller made this minute.
+_CHECK = """
+local revoked = redis.call('EXISTS', KEYS[1])
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return {revoked, count}
+"""
+
+
+class Guard:
+    """Verifies bearer tokens and enforces session revocation and per-caller limits."""
+
+    def __init__(self, issuer: TokenIssuer, redis: Redis, *, prefix: str, per_minute: int) -> None:
+        self.issuer = issuer
+        self._redis = redis
+        self._prefix = prefix
+        self._per_minute = per_minute
+        self._check = redis.register_script(_CHECK)
+
+    def _revoked_key(self, session_id: str) -> str:
+        return f"{self._prefix}:revoked-session:{session_id}"
+
+    async def authenticate(self, authorization: str | None) -> AccessClaims:
+        """The caller's verified claims, or 401/429."""
+        if not authorization or not authorization[:7].lower() == "bearer ":
+            raise InvalidAccessToken()
+        try:
+            claims = self.issuer.verify(authorization[7:].strip())
+        except InvalidToken as exc:
+            raise InvalidAccessToken() from exc
+        minute = int(time.time()) // 60
+        rate_key = f"{self._prefix}:rl:api:{claims.identity.subject}:{minute}"
+        try:
+            revoked, count = await self._check(
+                keys=[self._revoked_key(claims.session_id), rate_key], args=[60]
+            )
+        except (RedisError, OSError) as exc:
+            # Fail open: a Redis outage must not sign every resident out. Tokens still expire.
+            log.warning("guard.redis_unavailable", error=type(exc).__name__)
+            return claims
+        if int(revoked):
+            raise InvalidAccessToken()
+        if int(count) > self._per_minute:
+            retry = 60 - int(time.time()) % 60
+            raise TooManyRequests(headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
+        return claims
+
+    async def revoke_session(self, session_id: str) -> None:
+        """Make every access token of this session invalid at once (until it would expire)."""
+        ttl = self.issuer.ttl + 60
+        await self._redis.set(self._revoked_key(session_id), "1", ex=ttl)

@@ -1,0 +1,1 @@
+"""Intake service: catalog, drafts, documents, submission and tracking of residents' requests."""

@@ -1,0 +1,1 @@
+"""The e-service catalog as residents browse it."""

@@ -1,0 +1,34 @@
+"""One transaction per HTTP request: endpoints open it, services and repositories never commit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+class Database:
+    """The process's session factory, handed to endpoints as a dependency."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Commit when the block ends normally, roll back when it raises."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only; nothing is committed."""
+        async with self.sessions() as session:
+            yield session
+
+
+def get_db(request: Request) -> Database:
+    """FastAPI dependency: the app's Database."""
+    db: Database = request.app.state.db
+    return db

@@ -1,0 +1,30 @@
+"""Dependencies of the intake endpoints: who is calling, and the database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from intake_service.db import Database, get_db
+from intake_service.settings import IntakeSettings
+from shared.http import identity_from, require_resident
+from shared.identity import Identity
+
+
+def get_app_settings(request: Request) -> IntakeSettings:
+    """The settings the app was created with."""
+    settings: IntakeSettings = request.app.state.settings
+    return settings
+
+
+def current_resident(request: Request) -> Identity:
+    """The resident the gateway vouched for; 401 without identity, 403 for non-residents."""
+    settings = get_app_settings(request)
+    identity = identity_from(request, settings.internal_auth_secret.get_secret_value().encode())
+    return require_resident(identity)
+
+
+DB = Annotated[Database, Depends(get_db)]
+Resident = Annotated[Identity, Depends(current_resident)]
+Settings = Annotated[IntakeSettings, Depends(get_app_settings)]

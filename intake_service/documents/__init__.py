@@ -1,0 +1,1 @@
+"""Documents attached to requests, kept in S3."""

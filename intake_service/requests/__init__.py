@@ -1,0 +1,1 @@
+"""Residents' requests: drafts, submission, tracking."""

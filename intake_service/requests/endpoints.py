@@ -1,0 +1,75 @@
+"""Residents' request endpoints: create a draft, submit it, read it, list them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy.exc import IntegrityError
+
+from intake_service.deps import DB, Resident
+from intake_service.requests import service
+from intake_service.requests.schemas import CreateRequestIn, RequestOut, RequestPageOut
+
+router = APIRouter(prefix="/v1/requests", tags=["requests"])
+
+
+@router.post("", status_code=201, response_model=RequestOut, summary="Create a draft request")
+async def create_request(
+    body: CreateRequestIn,
+    resident: Resident,
+    db: DB,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> RequestOut:
+    """The same Idempotency-Key with the same body returns the request it created first."""
+    resident_id = uuid.UUID(resident.subject)
+    key = service.check_idempotency_key(idempotency_key)
+    fingerprint = service.body_fingerprint(body)
+    try:
+        async with db.transaction() as session:
+            existing = await service.replay(session, resident_id, key, fingerprint) if key else None
+            if existing is not None:
+                response.headers["Idempotent-Replayed"] = "true"
+                return await service.detail(session, existing)
+            created = await service.create_draft(session, resident_id, body, idempotency_key=key)
+            return await service.detail(session, created)
+    except IntegrityError:
+        if not key:
+            raise
+    # A concurrent call with the same key won the race: answer with what it created.
+    async with db.read() as session:
+        existing = await service.replay(session, resident_id, key, fingerprint)
+        if existing is None:
+            raise RuntimeError("idempotency record vanished")
+        response.headers["Idempotent-Replayed"] = "true"
+        return await service.detail(session, existing)
+
+
+@router.post("/{request_id}/submit", response_model=RequestOut, summary="Submit a draft")
+async def submit_request(request_id: uuid.UUID, resident: Resident, db: DB) -> RequestOut:
+    """Gives the reference; routing and the resident's SMS are owed in the same commit."""
+    async with db.transaction() as session:
+        request = await service.submit(session, uuid.UUID(resident.subject), request_id)
+        return await service.detail(session, request)
+
+
+@router.get("/{request_id}", response_model=RequestOut, summary="Read one of your requests")
+async def get_request(request_id: uuid.UUID, resident: Resident, db: DB) -> RequestOut:
+    """Status, documents and timeline; another resident's request answers 404."""
+    async with db.read() as session:
+        request = await service.owned_or_404(session, uuid.UUID(resident.subject), request_id)
+        return await service.detail(session, request)
+
+
+@router.get("", response_model=RequestPageOut, summary="List your requests, newest first")
+async def list_requests(
+    resident: Resident,
+    db: DB,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> RequestPageOut:
+    """Cursor pagination: pass `next_cursor` back as `cursor` for the next page."""
+    async with db.read() as session:
+        return await service.page(session, uuid.UUID(resident.subject), limit=limit, cursor=cursor)

@@ -1,0 +1,128 @@
+"""Data access for requests, their events, documents and idempotency keys; never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.catalog import Department, ServiceType
+from shared.db.requests import (
+    REFERENCE_SEQUENCE,
+    Document,
+    IdempotencyKey,
+    Request,
+    RequestEvent,
+)
+
+
+async def get_owned(
+    session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.UUID, *, lock: bool = False
+) -> Request | None:
+    """The request if this resident owns it; optionally locked for a state change."""
+    query = select(Request).where(Request.id == request_id, Request.resident_id == resident_id)
+    if lock:
+        query = query.with_for_update()
+    result: Request | None = await session.scalar(query)
+    return result
+
+
+async def idempotency_record(
+    session: AsyncSession, resident_id: uuid.UUID, key: str
+) -> IdempotencyKey | None:
+    """The earlier use of this Idempotency-Key by this resident, if any."""
+    return await session.get(IdempotencyKey, (resident_id, key))
+
+
+async def next_reference_number(session: AsyncSession) -> int:
+    """Next value of the reference sequence: unique and never reused, gaps allowed."""
+    value: int = await session.scalar(select(REFERENCE_SEQUENCE.next_value()))  # type: ignore[assignment]
+    return value
+
+
+def add_event(
+    session: AsyncSession,
+    request: Request,
+    event_type: str,
+    *,
+    from_status: str | None,
+    to_status: str | None,
+    actor_type: str,
+    actor_id: str | None,
+    data: dict[str, object] | None = None,
+) -> RequestEvent:
+    """Append one timeline entry."""
+    event = RequestEvent(
+        request_id=request.id,
+        type=event_type,
+        from_status=from_status,
+        to_status=to_status,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+async def page_for_resident(
+    session: AsyncSession,
+    resident_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> Sequence[Request]:
+    """Up to `limit` requests older than the cursor, newest first (keyset pagination)."""
+    query = select(Request).where(Request.resident_id == resident_id)
+    if after is not None:
+        created, request_id = after
+        query = query.where(
+            or_(
+                Request.created_at < created,
+                and_(Request.created_at == created, Request.id < request_id),
+            )
+        )
+    query = query.order_by(Request.created_at.desc(), Request.id.desc()).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def documents_of(session: AsyncSession, request_id: uuid.UUID) -> Sequence[Document]:
+    """The request's documents, oldest first."""
+    return (
+        await session.scalars(
+            select(Document).where(Document.request_id == request_id).order_by(Document.created_at)
+        )
+    ).all()
+
+
+async def count_documents(session: AsyncSession, request_id: uuid.UUID) -> int:
+    """How many documents the request has."""
+    count = await session.scalar(
+        select(func.count()).select_from(Document).where(Document.request_id == request_id)
+    )
+    return int(count or 0)
+
+
+async def events_of(session: AsyncSession, request_id: uuid.UUID) -> Sequence[RequestEvent]:
+    """The request's timeline in order."""
+    return (
+        await session.scalars(
+            select(RequestEvent)
+            .where(RequestEvent.request_id == request_id)
+            .order_by(RequestEvent.id)
+        )
+    ).all()
+
+
+async def department_and_service(
+    session: AsyncSession, department_code: str, service_code: str
+) -> tuple[Department, ServiceType]:
+    """The catalog rows a request points at (they exist: foreign keys guarantee it)."""
+    department = await session.get(Department, department_code)
+    service = await session.get(ServiceType, service_code)
+    assert department is not None
+    assert service is not None
+    return department, service

@@ -1,0 +1,116 @@
+"""Request payloads and responses; inputs forbid unknown fields so nothing else can be set."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_DESCRIPTION = 4000
+
+
+class CreateRequestIn(BaseModel):
+    """A new draft: which department and service, and what the resident needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    department_code: str = Field(min_length=1, max_length=64, examples=["visas"])
+    service_code: str = Field(min_length=1, max_length=64, examples=["final_exit"])
+    description: str = Field(
+        min_length=1,
+        max_length=MAX_DESCRIPTION,
+        description="What the resident needs, in Arabic or English (up to 4,000 characters).",
+    )
+
+    @field_validator("description")
+    @classmethod
+    def _clean_description(cls, value: str) -> str:
+        """Trim, and refuse text that is empty or carries control characters."""
+        text = value.strip()
+        if not text:
+            raise ValueError("description must not be blank")
+        if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in text):
+            raise ValueError("description must not contain control characters")
+        return text
+
+
+class Label(BaseModel):
+    """A status label in both languages."""
+
+    ar: str
+    en: str
+
+
+class NamedRef(BaseModel):
+    """A department or service as shown beside a request."""
+
+    code: str
+    name_ar: str
+    name_en: str
+
+
+class ServiceRef(NamedRef):
+    """A service with its response-time target."""
+
+    response_time_hours: int
+
+
+class DocumentOut(BaseModel):
+    """A stored document's facts (the file itself stays in S3)."""
+
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+
+class TimelineEventOut(BaseModel):
+    """One step in the request's history."""
+
+    type: str
+    from_status: str | None
+    to_status: str | None
+    actor_type: str
+    at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class RequestSummaryOut(BaseModel):
+    """A request in the resident's list."""
+
+    id: uuid.UUID
+    reference: str | None
+    status: str
+    status_label: Label
+    department_code: str
+    service_code: str
+    created_at: datetime
+    submitted_at: datetime | None
+
+
+class RequestOut(BaseModel):
+    """A request with everything the resident may see of it."""
+
+    id: uuid.UUID
+    reference: str | None
+    status: str
+    status_label: Label
+    department: NamedRef
+    service: ServiceRef
+    description: str
+    documents: list[DocumentOut]
+    timeline: list[TimelineEventOut]
+    created_at: datetime
+    submitted_at: datetime | None
+    updated_at: datetime
+
+
+class RequestPageOut(BaseModel):
+    """A page of the resident's requests, newest first; pass next_cursor for the next page."""
+
+    items: list[RequestSummaryOut]
+    next_cursor: str | None

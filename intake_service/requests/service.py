@@ -1,0 +1,258 @@
+"""Business rules of a request's life in intake: draft, submit, read, list."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake_service.catalog.repository import active_service
+from intake_service.requests import repository
+from intake_service.requests.errors import (
+    IdempotencyKeyReused,
+    InvalidCursor,
+    InvalidIdempotencyKey,
+    InvalidState,
+    RequestNotFound,
+    UnknownService,
+)
+from intake_service.requests.schemas import (
+    CreateRequestIn,
+    DocumentOut,
+    Label,
+    NamedRef,
+    RequestOut,
+    RequestPageOut,
+    RequestSummaryOut,
+    ServiceRef,
+    TimelineEventOut,
+)
+from shared.db.requests import IdempotencyKey, Request
+from shared.queue.contract import Job
+from shared.queue.outbox import owe
+from shared.request_status import Status, label
+
+RIYADH = timezone(timedelta(hours=3))
+PRODUCER = "intake"
+
+
+def format_reference(year: int, number: int) -> str:
+    """Human-readable reference, e.g. TW-2026-00001234."""
+    return f"TW-{year}-{number:08d}"
+
+
+def body_fingerprint(body: CreateRequestIn) -> str:
+    """Stable hash of a create body, to tell a retry from a different request under one key."""
+    canonical = json.dumps(body.model_dump(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """Accept 1–255 visible ASCII characters, or no key at all."""
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not all(33 <= ord(ch) <= 126 for ch in key):
+        raise InvalidIdempotencyKey()
+    return key
+
+
+async def replay(
+    session: AsyncSession, resident_id: uuid.UUID, key: str, fingerprint: str
+) -> Request | None:
+    """The request an earlier call with this key created, if the body matches."""
+    record = await repository.idempotency_record(session, resident_id, key)
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise IdempotencyKeyReused()
+    return await repository.get_owned(session, resident_id, record.request_id)
+
+
+async def create_draft(
+    session: AsyncSession,
+    resident_id: uuid.UUID,
+    body: CreateRequestIn,
+    *,
+    idempotency_key: str | None,
+) -> Request:
+    """A new draft for an active department and one of its services."""
+    if await active_service(session, body.department_code, body.service_code) is None:
+        raise UnknownService()
+    request = Request(
+        id=uuid.uuid4(),
+        resident_id=resident_id,
+        department_code=body.department_code,
+        service_code=body.service_code,
+        description=body.description,
+        status=Status.draft.value,
+    )
+    session.add(request)
+    await session.flush()
+    repository.add_event(
+        session,
+        request,
+        "created",
+        from_status=None,
+        to_status=Status.draft.value,
+        actor_type="resident",
+        actor_id=str(resident_id),
+    )
+    if idempotency_key:
+        session.add(
+            IdempotencyKey(
+                resident_id=resident_id,
+                key=idempotency_key,
+                request_hash=body_fingerprint(body),
+                request_id=request.id,
+            )
+        )
+    await session.flush()
+    return request
+
+
+async def owned_or_404(
+    session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.UUID, *, lock: bool = False
+) -> Request:
+    """The resident's own request; anyone else's is indistinguishable from a missing one."""
+    request = await repository.get_owned(session, resident_id, request_id, lock=lock)
+    if request is None:
+        raise RequestNotFound()
+    return request
+
+
+async def submit(session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.UUID) -> Request:
+    """Submit a draft: reference, timeline event, and routing plus an SMS owed, in one commit."""
+    request = await owned_or_404(session, resident_id, request_id, lock=True)
+    if request.status != Status.draft.value:
+        raise InvalidState(request.status, "submitted")
+    if await active_service(session, request.department_code, request.service_code) is None:
+        raise UnknownService()
+    now = datetime.now(UTC)
+    number = await repository.next_reference_number(session)
+    request.reference = format_reference(now.astimezone(RIYADH).year, number)
+    request.status = Status.submitted.value
+    request.submitted_at = now
+    request.version += 1
+    request.updated_at = now
+    repository.add_event(
+        session,
+        request,
+        "submitted",
+        from_status=Status.draft.value,
+        to_status=Status.submitted.value,
+        actor_type="resident",
+        actor_id=str(resident_id),
+        data={"reference": request.reference},
+    )
+    owe(session, Job.route_request, {"request_id": str(request.id)}, producer=PRODUCER)
+    owe(
+        session,
+        Job.send_sms,
+        {
+            "event": "request_submitted",
+            "resident_id": str(resident_id),
+            "request_id": str(request.id),
+            "values": {"reference": request.reference},
+        },
+        producer=PRODUCER,
+    )
+    await session.flush()
+    return request
+
+
+def encode_cursor(request: Request) -> str:
+    """Opaque cursor pointing just past this request."""
+    raw = f"{request.created_at.isoformat()}|{request.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Inverse of encode_cursor; anything else is an InvalidCursor."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, request_id = raw.split("|", 1)
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            raise ValueError("naive time")
+        return moment, uuid.UUID(request_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor() from exc
+
+
+def summary(request: Request) -> RequestSummaryOut:
+    """The list view of a request."""
+    return RequestSummaryOut(
+        id=request.id,
+        reference=request.reference,
+        status=request.status,
+        status_label=Label(**label(request.status)),
+        department_code=request.department_code,
+        service_code=request.service_code,
+        created_at=request.created_at,
+        submitted_at=request.submitted_at,
+    )
+
+
+async def page(
+    session: AsyncSession, resident_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> RequestPageOut:
+    """One page of the resident's requests, newest first."""
+    after = decode_cursor(cursor) if cursor else None
+    rows = await repository.page_for_resident(session, resident_id, limit=limit + 1, after=after)
+    items = list(rows[:limit])
+    next_cursor = encode_cursor(items[-1]) if len(rows) > limit and items else None
+    return RequestPageOut(items=[summary(r) for r in items], next_cursor=next_cursor)
+
+
+async def detail(session: AsyncSession, request: Request) -> RequestOut:
+    """The full view: status, department, service, documents and timeline."""
+    department, service = await repository.department_and_service(
+        session, request.department_code, request.service_code
+    )
+    documents = await repository.documents_of(session, request.id)
+    events = await repository.events_of(session, request.id)
+    return RequestOut(
+        id=request.id,
+        reference=request.reference,
+        status=request.status,
+        status_label=Label(**label(request.status)),
+        department=NamedRef(
+            code=department.code, name_ar=department.name_ar, name_en=department.name_en
+        ),
+        service=ServiceRef(
+            code=service.code,
+            name_ar=service.name_ar,
+            name_en=service.name_en,
+            response_time_hours=service.response_time_hours,
+        ),
+        description=request.description,
+        documents=[
+            DocumentOut(
+                id=d.id,
+                filename=d.filename,
+                content_type=d.content_type,
+                size_bytes=d.size_bytes,
+                sha256=d.sha256,
+                created_at=d.created_at,
+            )
+            for d in documents
+        ],
+        timeline=[
+            TimelineEventOut(
+                type=e.type,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                actor_type=e.actor_type,
+                at=e.created_at,
+                data={k: v for k, v in e.data.items() if not k.startswith("internal")},
+            )
+            for e in events
+        ],
+        created_at=request.created_at,
+        submitted_at=request.submitted_at,
+        updated_at=request.updated_at,
+    )

@@ -1,0 +1,1 @@
+"""Notify service: SMS to residents, from templates, through pluggable providers."""

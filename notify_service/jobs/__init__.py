@@ -1,0 +1,1 @@
+"""Jobs the notify workers run."""

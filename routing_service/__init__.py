@@ -1,0 +1,1 @@
+"""Routing service: sends each submitted request to its department's queue."""

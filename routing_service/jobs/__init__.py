@@ -1,0 +1,1 @@
+"""Jobs the routing worker runs."""

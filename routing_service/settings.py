@@ -1,0 +1,25 @@
+"""Routing settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+
+from shared.settings import CommonSettings
+
+TRIAGE_QUEUE = "triage"
+
+
+class RoutingSettings(CommonSettings):
+    """Settings of the routing API and worker."""
+
+    routing_redrive_after: float = Field(
+        default=60.0, description="Seconds before an unfinished routing job is sent again."
+    )
+
+
+@lru_cache
+def get_settings() -> RoutingSettings:
+    """Settings read once from the environment."""
+    return RoutingSettings()

@@ -1,0 +1,27 @@
+"""Routing worker: `python -m routing_service.worker` consumes the routing queue only."""
+
+from __future__ import annotations
+
+from arq.worker import func
+
+from routing_service.jobs.route_request import route_request
+from routing_service.settings import get_settings
+from shared.queue.contract import Queue
+from shared.queue.runner import WorkerSpec, run
+
+
+def spec() -> WorkerSpec:
+    """What this worker consumes."""
+    settings = get_settings()
+    return WorkerSpec(
+        name="routing-worker",
+        queue=Queue.routing,
+        functions=[func(route_request, name="route_request", timeout=30, max_tries=3)],
+        settings=settings,
+        max_jobs=50,
+        redrive_after=settings.routing_redrive_after,
+    )
+
+
+if __name__ == "__main__":
+    run(spec)

@@ -1,0 +1,1 @@
+"""Code every service shares: settings, schema, queue contract, identity, errors, logging."""

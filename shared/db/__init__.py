@@ -1,0 +1,27 @@
+"""The one Postgres schema all services share; each model names the service that writes it."""
+
+from shared.db.base import Base
+from shared.db.catalog import Agency, Department, DocumentType, ServiceType
+from shared.db.identity import OtpChallenge, RefreshToken, Resident
+from shared.db.notify import Notification
+from shared.db.outbox import OutboxMessage
+from shared.db.requests import Document, IdempotencyKey, Request, RequestEvent
+from shared.db.routing import RequestAssignment
+
+__all__ = [
+    "Agency",
+    "Base",
+    "Department",
+    "Document",
+    "DocumentType",
+    "IdempotencyKey",
+    "Notification",
+    "OtpChallenge",
+    "OutboxMessage",
+    "RefreshToken",
+    "Request",
+    "RequestAssignment",
+    "RequestEvent",
+    "Resident",
+    "ServiceType",
+]

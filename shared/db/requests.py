@@ -1,0 +1,85 @@
+"""Requests, timeline, documents, idempotency keys (intake writes; routing moves status)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Sequence, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base, created_at_column
+
+REFERENCE_SEQUENCE = Sequence("request_reference_seq", metadata=Base.metadata)
+
+
+class Request(Base):
+    """A resident's request. Intake creates and submits it; routing records its routing."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        Index("ix_requests_resident_created", "resident_id", "created_at", "id"),
+        Index("ix_requests_department_status", "department_code", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("residents.id"))
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    service_code: Mapped[str] = mapped_column(ForeignKey("service_types.code"))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32), default="draft", server_default="draft")
+    reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    submitted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class RequestEvent(Base):
+    """One entry of a request's timeline: who did what, when, and the status it moved between."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (Index("ix_request_events_request", "request_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(48))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str | None] = mapped_column(String(32))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
+
+
+class Document(Base):
+    """A file attached to a request, stored in S3; type decided by its magic bytes."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class IdempotencyKey(Base):
+    """Maps a resident's Idempotency-Key to the request it created, so retries return the same."""
+
+    __tablename__ = "idempotency_keys"
+
+    resident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = created_at_column()

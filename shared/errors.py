@@ -1,0 +1,203 @@
+"""One error type with a stable code, rendered as RFC 9457 problem+json in Arabic and English."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger()
+
+
+class AppError(Exception):
+    """A failure the client can understand: stable code, HTTP status, messages in both languages."""
+
+    status: int = 400
+    code: str = "bad_request"
+    message_en: str = "The request could not be processed."
+    message_ar: str = "تعذر تنفيذ الطلب."
+
+    def __init__(
+        self,
+        message_en: str | None = None,
+        message_ar: str | None = None,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message_en = message_en or self.message_en
+        self.message_ar = message_ar or self.message_ar
+        self.status = status or self.status
+        self.code = code or self.code
+        self.extra = extra or {}
+        self.headers = headers or {}
+        super().__init__(self.message_en)
+
+
+class NotFound(AppError):
+    """The thing does not exist, or the caller may not know it exists."""
+
+    status = 404
+    code = "not_found"
+    message_en = "Not found."
+    message_ar = "غير موجود."
+
+
+class Unauthorized(AppError):
+    """No valid credentials came with the call."""
+
+    status = 401
+    code = "unauthorized"
+    message_en = "Sign-in is required."
+    message_ar = "يلزم تسجيل الدخول."
+
+
+class Forbidden(AppError):
+    """The caller is known but this operation is not theirs to perform."""
+
+    status = 403
+    code = "forbidden"
+    message_en = "You are not allowed to do this."
+    message_ar = "غير مسموح لك بتنفيذ هذا الإجراء."
+
+
+class Conflict(AppError):
+    """The operation does not fit the current state of the thing."""
+
+    status = 409
+    code = "conflict"
+    message_en = "The request conflicts with the current state."
+    message_ar = "يتعارض الطلب مع الحالة الحالية."
+
+
+class TooManyRequests(AppError):
+    """A rate limit was reached; Retry-After says when to come back."""
+
+    status = 429
+    code = "rate_limited"
+    message_en = "Too many attempts. Please try again later."
+    message_ar = "محاولات كثيرة. يرجى المحاولة لاحقاً."
+
+
+class ServiceUnavailable(AppError):
+    """A dependency is down; the client may retry."""
+
+    status = 503
+    code = "service_unavailable"
+    message_en = "The service is temporarily unavailable. Please try again shortly."
+    message_ar = "الخدمة غير متاحة مؤقتاً. يرجى المحاولة بعد قليل."
+
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    message_en: str,
+    message_ar: str,
+    *,
+    instance: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """Build a problem+json response; `detail` carries English, `detail_ar` Arabic."""
+    body: dict[str, Any] = {
+        "type": f"https://tawasul.gov.sa/problems/{code.replace('_', '-')}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "detail": message_en,
+        "detail_ar": message_ar,
+        "messages": {"en": message_en, "ar": message_ar},
+    }
+    if instance:
+        body["instance"] = instance
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Keep location, message and type of each validation error; never echo the input back."""
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error of this app as problem+json, and unknown crashes as a logged 500."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem(
+            exc.status,
+            exc.code,
+            exc.message_en,
+            exc.message_ar,
+            instance=request.url.path,
+            extra=exc.extra,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem(
+            422,
+            "validation_error",
+            "Some fields are missing or invalid.",
+            "بعض الحقول مفقودة أو غير صحيحة.",
+            instance=request.url.path,
+            extra={"errors": _field_errors(exc)},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            en, ar, code = "Not found.", "غير موجود.", "not_found"
+        elif exc.status_code == 405:
+            en, ar, code = "Method not allowed.", "الطريقة غير مسموحة.", "method_not_allowed"
+        else:
+            en, ar, code = str(exc.detail), "تعذر تنفيذ الطلب.", "http_error"
+        return problem(
+            exc.status_code,
+            code,
+            en,
+            ar,
+            instance=request.url.path,
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("http.unhandled_error", path=request.url.path)
+        return problem(
+            500,
+            "internal_error",
+            "Something went wrong on our side. Please try again.",
+            "حدث خطأ من جهتنا. يرجى المحاولة مرة أخرى.",
+            instance=request.url.path,
+        )

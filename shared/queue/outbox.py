@@ -1,0 +1,68 @@
+"""Write what a transaction owes to other processes, and settle it from the consuming job."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.outbox import OutboxMessage
+from shared.queue.contract import JOB_QUEUES, Job
+
+
+def owe(
+    session: AsyncSession, job: Job, payload: dict[str, Any], *, producer: str
+) -> OutboxMessage:
+    """Add an outbox row in the caller's transaction; the relay turns it into a job after commit."""
+    message = OutboxMessage(
+        id=uuid.uuid4(),
+        queue=JOB_QUEUES[job].value,
+        job=job.value,
+        payload=payload,
+        producer=producer,
+    )
+    session.add(message)
+    return message
+
+
+async def lock_pending(session: AsyncSession, outbox_id: str) -> OutboxMessage | None:
+    """Lock the row a job was sent for; None if it is unknown or already settled (a repeat run)."""
+    try:
+        key = uuid.UUID(outbox_id)
+    except ValueError:
+        return None
+    message = await session.scalar(
+        select(OutboxMessage).where(OutboxMessage.id == key).with_for_update()
+    )
+    if message is None or message.status != "pending":
+        return None
+    return message
+
+
+def settle(message: OutboxMessage) -> None:
+    """Mark the owed work done, in the same transaction as its effect."""
+    message.status = "done"
+    message.done_at = func.now()
+
+
+def give_up(message: OutboxMessage, error: str) -> None:
+    """Park the work as dead: it will not be retried, and an operator can see why."""
+    message.status = "dead"
+    message.last_error = error[:2000]
+    message.done_at = func.now()
+
+
+def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 900.0) -> float:
+    """Exponential backoff with jitter: base·2^(attempt-1), capped, times U(0.5, 1.5)."""
+    delay = min(cap, base * 2.0 ** max(attempt - 1, 0))
+    return float(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not security
+
+
+def retry_later(message: OutboxMessage, error: str, delay_seconds: float) -> None:
+    """Leave the work pending but not before `delay_seconds`; the relay will send it again."""
+    message.last_error = error[:2000]
+    message.available_at = func.now() + timedelta(seconds=delay_seconds)

@@ -1,0 +1,107 @@
+"""Moves due outbox rows onto their arq queues; re-drives rows whose job never finished."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+import structlog
+from arq.connections import ArqRedis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.queue.contract import arq_job_id, arq_queue_name
+
+log = structlog.get_logger()
+
+# One statement claims a batch: it pushes each row's next visit `redrive_after` seconds ahead,
+# so a job lost in Redis (restart, killed worker) is sent again then, unless it settled first.
+_CLAIM = text(
+    """
+    UPDATE outbox SET attempts = attempts + 1,
+                      available_at = now() + make_interval(secs => :redrive_after)
+    WHERE id IN (
+        SELECT id FROM outbox
+        WHERE status = 'pending' AND queue = ANY(:queues) AND available_at <= now()
+        ORDER BY available_at
+        LIMIT :batch
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, queue, job, attempts
+    """
+)
+_DEAD = text(
+    """
+    UPDATE outbox SET status = 'dead', done_at = now(),
+                      last_error = coalesce(last_error, '') || ' [gave up after attempts]'
+    WHERE status = 'pending' AND queue = ANY(:queues) AND attempts >= :max_attempts
+    """
+)
+
+
+async def relay_once(
+    sessions: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    *,
+    prefix: str,
+    queues: Sequence[str],
+    redrive_after: float,
+    max_attempts: int,
+    batch: int = 200,
+) -> int:
+    """Enqueue one batch of due rows; if Redis refuses, the transaction rolls back and waits."""
+    async with sessions() as session, session.begin():
+        await session.execute(_DEAD, {"queues": list(queues), "max_attempts": max_attempts})
+        rows = (
+            await session.execute(
+                _CLAIM,
+                {"queues": list(queues), "redrive_after": redrive_after, "batch": batch},
+            )
+        ).all()
+        for row in rows:
+            async with asyncio.timeout(2):
+                await redis.enqueue_job(
+                    row.job,
+                    str(row.id),
+                    _job_id=arq_job_id(prefix, str(row.id), row.attempts),
+                    _queue_name=arq_queue_name(prefix, row.queue),
+                )
+    return len(rows)
+
+
+async def run_relay(
+    sessions: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    *,
+    prefix: str,
+    queues: Sequence[str],
+    redrive_after: float,
+    max_attempts: int,
+    interval: float,
+    stop: asyncio.Event,
+) -> None:
+    """Relay until `stop` is set; a failing Redis or Postgres only delays, never loses, work."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            moved = await relay_once(
+                sessions,
+                redis,
+                prefix=prefix,
+                queues=queues,
+                redrive_after=redrive_after,
+                max_attempts=max_attempts,
+            )
+            if failures:
+                log.info("outbox.relay_recovered", queues=list(queues))
+            failures = 0
+        except Exception as exc:  # any outage of Redis or Postgres: wait and try again
+            failures += 1
+            moved = 0
+            if failures == 1 or failures % 30 == 0:
+                log.warning("outbox.relay_failed", error=repr(exc)[:300], failures=failures)
+        if moved == 0:
+            delay = interval if failures == 0 else min(5.0, interval * 2**failures)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)

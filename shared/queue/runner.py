@@ -1,0 +1,133 @@
+"""One queue's worker process: the outbox relay plus an arq worker rebuilt after Redis drops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from arq.worker import Function, Worker
+
+from shared.db.session import create_engine, create_sessionmaker
+from shared.logging import configure_logging
+from shared.queue.connections import create_arq_redis, deserialize, redis_settings, serialize
+from shared.queue.contract import Queue, arq_queue_name
+from shared.settings import CommonSettings
+
+log = structlog.get_logger()
+
+Startup = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker process consumes and how: its queue, jobs and limits."""
+
+    name: str
+    queue: Queue
+    functions: Sequence[Function]
+    settings: CommonSettings
+    max_jobs: int = 50
+    relay_interval: float = 0.1
+    redrive_after: float = 60.0
+    max_attempts: int = 25
+    shutdown_grace: float = 20.0
+    on_startup: Startup | None = None
+    on_shutdown: Startup | None = None
+    extra_queues: Sequence[Queue] = field(default_factory=tuple)
+
+
+async def _drain(worker: Worker, grace: float) -> None:
+    """Stop taking jobs, let running ones finish within the grace period, then close."""
+    worker.allow_pick_jobs = False
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(grace):
+            while any(not task.done() for task in worker.tasks.values()):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)  # arq exposes no completion event to wait on
+    with contextlib.suppress(Exception):
+        await worker.close()
+
+
+async def serve(spec: WorkerSpec) -> None:
+    """Serve until SIGTERM/SIGINT; Redis outages restart the arq loop, the relay keeps trying."""
+    settings = spec.settings
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    engine = create_engine(settings, application_name=spec.name)
+    sessions = create_sessionmaker(engine)
+    queue_name = arq_queue_name(settings.queue_prefix, spec.queue)
+    relay_redis = create_arq_redis(settings.redis_url, default_queue_name=queue_name)
+    ctx: dict[str, Any] = {"sessions": sessions, "settings": settings, "worker_name": spec.name}
+    if spec.on_startup:
+        await spec.on_startup(ctx)
+
+    from shared.queue.relay import run_relay
+
+    relay = asyncio.create_task(
+        run_relay(
+            sessions,
+            relay_redis,
+            prefix=settings.queue_prefix,
+            queues=[spec.queue.value, *[q.value for q in spec.extra_queues]],
+            redrive_after=spec.redrive_after,
+            max_attempts=spec.max_attempts,
+            interval=spec.relay_interval,
+            stop=stop,
+        )
+    )
+    log.info("worker.started", worker=spec.name, queue=queue_name)
+    try:
+        while not stop.is_set():
+            worker = Worker(
+                functions=list(spec.functions),
+                queue_name=queue_name,
+                redis_settings=redis_settings(settings.redis_url),
+                ctx=ctx,
+                handle_signals=False,
+                max_jobs=spec.max_jobs,
+                poll_delay=0.05,
+                keep_result=60,
+                max_tries=3,
+                health_check_interval=30,
+                job_serializer=serialize,
+                job_deserializer=deserialize,
+            )
+            main = asyncio.create_task(worker.main())
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if stopper.done():
+                await _drain(worker, spec.shutdown_grace)
+                main.cancel()
+                with contextlib.suppress(BaseException):
+                    await main
+                break
+            stopper.cancel()
+            error = main.exception() if not main.cancelled() else None
+            log.warning("worker.queue_connection_lost", worker=spec.name, error=repr(error)[:300])
+            with contextlib.suppress(Exception):
+                await worker.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+    finally:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await relay
+        if spec.on_shutdown:
+            await spec.on_shutdown(ctx)
+        await relay_redis.aclose(close_connection_pool=True)
+        await engine.dispose()
+        log.info("worker.stopped", worker=spec.name)
+
+
+def run(spec_factory: Callable[[], WorkerSpec]) -> None:
+    """Entry point for `python -m <service>.worker`: logging, then serve until told to stop."""
+    spec = spec_factory()
+    configure_logging(spec.name, level=spec.settings.log_level, json=spec.settings.log_json)
+    asyncio.run(serve(spec))

@@ -1,0 +1,55 @@
+"""Checks of Saudi national IDs / iqama numbers and mobile numbers, shared by every service."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+_ARABIC_INDIC = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+
+def normalize_digits(text: str) -> str:
+    """Map Arabic-Indic and Persian digits to ASCII, as residents type either."""
+    return text.translate(_ARABIC_INDIC).strip()
+
+
+def is_valid_national_id(value: str) -> bool:
+    """10 digits, first 1 (citizen) or 2 (resident), last digit a Luhn check over all ten."""
+    if len(value) != 10 or not value.isascii() or not value.isdigit() or value[0] not in "12":
+        return False
+    total = 0
+    for index, char in enumerate(value):
+        digit = int(char)
+        if index % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def luhn_check_digit(first_nine: str) -> str:
+    """The tenth digit that makes `first_nine` a valid ID (tests and demo data use it)."""
+    for candidate in "0123456789":
+        if is_valid_national_id(first_nine + candidate):
+            return candidate
+    raise ValueError("no check digit fits")  # unreachable for nine digits starting 1 or 2
+
+
+def normalize_saudi_mobile(value: str) -> str | None:
+    """Return +9665XXXXXXXX for a Saudi mobile in any common spelling, else None."""
+    text = normalize_digits(value)
+    if not text or len(text) > 20:
+        return None
+    try:
+        number = phonenumbers.parse(text, "SA")
+    except phonenumbers.NumberParseException:
+        return None
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if number.country_code != 966 or len(formatted) != 13 or not formatted.startswith("+9665"):
+        return None
+    return formatted
+
+
+def mask_phone(phone: str) -> str:
+    """Show only the last three digits, for responses and logs that must not carry numbers."""
+    return "•" * max(len(phone) - 3, 0) + phone[-3:]

@@ -1,0 +1,188 @@
+"""The gateway and intake apps in one process, and workers run in bursts on the real queue."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from arq.worker import Worker, func
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.app import create_app as create_gateway
+from gateway.settings import GatewaySettings
+from intake_service.app import create_app as create_intake
+from intake_service.settings import IntakeSettings
+from notify_service.jobs.deliver import send_otp, send_sms
+from notify_service.settings import NotifySettings
+from notify_service.sms.providers import WebhookProvider
+from notify_service.sms.templates import load_templates
+from routing_service.jobs.route_request import route_request
+from shared.db.session import create_engine, create_sessionmaker
+from shared.queue.connections import create_arq_redis, deserialize, redis_settings, serialize
+from shared.queue.contract import Queue, arq_queue_name
+from shared.queue.relay import relay_once
+from tests.support.identities import mobile, national_id
+
+QUEUE_FUNCTIONS = {
+    Queue.routing: [func(route_request, name="route_request")],
+    Queue.notify: [func(send_sms, name="send_sms")],
+    Queue.otp: [func(send_otp, name="send_otp")],
+}
+
+
+@dataclass
+class Resident:
+    """A signed-in test resident."""
+
+    national_id: str
+    phone: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The Authorization header."""
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+class InProcessStack:
+    """Apps plus a `drain()` that moves owed work through Redis to the real job functions."""
+
+    def __init__(self, backing: Any, sms_url: str) -> None:
+        self.backing = backing
+        self.sms_url = sms_url
+        common = {
+            "environment": "test",
+            "database_url": backing.database_url,
+            "redis_url": backing.redis_url,
+            "queue_prefix": backing.prefix,
+            "log_json": True,
+        }
+        self.intake_settings = IntakeSettings(
+            **common,
+            s3_endpoint_url=backing.s3_endpoint_url,
+            s3_bucket=backing.s3_bucket,
+            s3_region=backing.region,
+            s3_access_key_id=backing.aws_key,
+            s3_secret_access_key=backing.aws_secret,
+        )
+        self.gateway_settings = GatewaySettings(
+            **common,
+            intake_url="http://intake",
+            argon2_memory_kib=1024,
+            argon2_time_cost=1,
+            otp_sends_per_phone_per_hour=1000,
+            otp_sends_per_ip_per_hour=100000,
+            login_per_ip_per_minute=100000,
+            login_per_id_per_minute=1000,
+            api_per_principal_per_minute=100000,
+        )
+        self.notify_settings = NotifySettings(
+            **common, sms_provider="webhook", sms_webhook_url=sms_url
+        )
+        self.intake = create_intake(self.intake_settings)
+        self.gateway = create_gateway(
+            self.gateway_settings, intake_transport=httpx.ASGITransport(app=self.intake)
+        )
+        self._engine = create_engine(self.intake_settings, application_name="tests")
+        self.sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(self._engine)
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> InProcessStack:
+        await self._stack.enter_async_context(self.intake.router.lifespan_context(self.intake))
+        await self._stack.enter_async_context(self.gateway.router.lifespan_context(self.gateway))
+        self.redis = create_arq_redis(self.backing.redis_url, default_queue_name="unused")
+        self.provider = WebhookProvider(self.sms_url, timeout=5)
+        self.ctx: dict[str, Any] = {
+            "sessions": self.sessions,
+            "settings": self.notify_settings,
+            "provider": self.provider,
+            "templates": load_templates(),
+        }
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.provider.aclose()
+        await self.redis.aclose(close_connection_pool=True)
+        await self._stack.aclose()
+        await self._engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def gateway_client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """A client that talks to the gateway app."""
+        transport = httpx.ASGITransport(app=self.gateway, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client
+
+    async def _run_worker(self, queue: Queue) -> None:
+        worker = Worker(
+            functions=QUEUE_FUNCTIONS[queue],
+            queue_name=arq_queue_name(self.backing.prefix, queue),
+            redis_settings=redis_settings(self.backing.redis_url),
+            ctx=self.ctx,
+            burst=True,
+            handle_signals=False,
+            poll_delay=0.01,
+            keep_result=5,
+            job_serializer=serialize,
+            job_deserializer=deserialize,
+        )
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+
+    async def drain(self, rounds: int = 10) -> None:
+        """Relay due outbox rows and run every queue's jobs until nothing is due."""
+        for _ in range(rounds):
+            moved = 0
+            for queue in Queue:
+                moved += await relay_once(
+                    self.sessions,
+                    self.redis,
+                    prefix=self.backing.prefix,
+                    queues=[queue.value],
+                    redrive_after=60,
+                    max_attempts=25,
+                )
+                await self._run_worker(queue)
+            if moved == 0:
+                return
+
+    async def pending_outbox(self) -> int:
+        """Rows still owed (for assertions that nothing was left behind)."""
+        async with self.sessions() as session:
+            count = await session.scalar(text("SELECT count(*) FROM outbox WHERE status='pending'"))
+            return int(count or 0)
+
+    async def sign_up(self, client: httpx.AsyncClient, ledger: Any, **extra: str) -> Resident:
+        """Register, verify, sign in and verify the sign-in, reading codes from the SMS ledger."""
+        nid, phone, password = national_id(), mobile(), "correct horse battery"
+        body = {"national_id": nid, "phone": phone, "password": password, **extra}
+        response = await client.post("/v1/auth/register", json=body)
+        assert response.status_code == 202, response.text
+        await self.drain()
+        code = ledger.latest_code(phone)
+        response = await client.post(
+            "/v1/auth/register/verify", json={"national_id": nid, "code": code}
+        )
+        assert response.status_code == 201, response.text
+        seen = len(ledger.to(phone))
+        response = await client.post(
+            "/v1/auth/login", json={"national_id": nid, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        challenge = response.json()["challenge_id"]
+        await self.drain()
+        code = ledger.latest_code(phone, after=seen)
+        response = await client.post(
+            "/v1/auth/login/verify", json={"challenge_id": challenge, "code": code}
+        )
+        assert response.status_code == 200, response.text
+        tokens = response.json()
+        return Resident(nid, phone, password, tokens["access_token"], tokens["refresh_token"])
