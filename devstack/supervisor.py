@@ -23,17 +23,27 @@ class Supervisor:
     def __init__(self, specs: Iterable[ProcessSpec], *, log_dir: Path | None = None) -> None:
         self.specs = {spec.name: spec for spec in specs}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
         self.log_dir = log_dir
         self._lock = threading.Lock()
         self.stopping = False
 
     def start(self, name: str) -> None:
-        """Start (or restart) one process."""
+        """Start (or restart) one process; a killed predecessor is reaped first."""
         spec = self.specs[name]
+        previous = self.procs.get(name)
+        if previous is not None:
+            try:
+                previous.wait(timeout=5)
+            except subprocess.TimeoutExpired as exc:
+                raise RuntimeError(f"{name} is still running") from exc
         stdout: int | IO[bytes]
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            stdout = (self.log_dir / f"{name}.log").open("ab")
+            old = self._logs.pop(name, None)
+            if old is not None:
+                old.close()
+            stdout = self._logs[name] = (self.log_dir / f"{name}.log").open("ab")
         else:
             stdout = subprocess.PIPE
         proc = subprocess.Popen(  # noqa: S603 - our own fixed command lines
@@ -99,7 +109,16 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        self._close_log(name)
         return proc.returncode
+
+    def _close_log(self, name: str) -> None:
+        log = self._logs.pop(name, None)
+        if log is not None:
+            log.close()
+        proc = self.procs.get(name)
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
 
     def stop_all(self, timeout: float = 25.0) -> None:
         """Stop the gateway first so no new work arrives, then everything else."""
@@ -109,13 +128,14 @@ class Supervisor:
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
+        for name, proc in self.procs.items():
             remaining = max(deadline - time.monotonic(), 0.1)
             try:
                 proc.wait(remaining)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            self._close_log(name)
 
     def watch(self) -> None:
         """Restart any process that exits unexpectedly, with a growing pause, until stopping."""

@@ -112,9 +112,9 @@ def backing() -> Iterator[Backing]:
     if "DATABASE_URL" not in values or "REDIS_URL" not in values:
         pytest.exit("No DATABASE_URL/REDIS_URL: run `make test` (it starts or finds them).", 2)
     base_url = make_url(values["DATABASE_URL"])
-    admin_url = values.get("ADMIN_DATABASE_URL") or base_url.set(database="postgres").render_as_string(
-        hide_password=False
-    )
+    admin_url = values.get("ADMIN_DATABASE_URL") or base_url.set(
+        database="postgres"
+    ).render_as_string(hide_password=False)
     token = secrets.token_hex(4)
     name = f"tawasul_test_{token}"
     database_url = base_url.set(database=name).render_as_string(hide_password=False)
@@ -140,7 +140,7 @@ def backing() -> Iterator[Backing]:
         region_name=backing.region,
     )
     try:
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "upgrade", "head"],
             env={**os.environ, "DATABASE_URL": database_url},
             check=True,

@@ -33,7 +33,8 @@ async def test_register_rejects_bad_national_id(client: httpx.AsyncClient) -> No
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["code"] == "validation_error"
-    assert problem["detail_ar"] and problem["detail"]
+    assert problem["detail_ar"]
+    assert problem["detail"]
     assert problem["errors"][0]["loc"][-1] == "national_id"
 
 
@@ -72,7 +73,9 @@ async def test_wrong_code_counts_and_five_kill_the_challenge(
         )
         assert response.status_code == 400
         assert response.json()["code"] == "invalid_code"
-    response = await client.post("/v1/auth/register/verify", json={"national_id": nid, "code": code})
+    response = await client.post(
+        "/v1/auth/register/verify", json={"national_id": nid, "code": code}
+    )
     assert response.status_code == 400  # the right code no longer works: attempts used up
 
 
@@ -142,7 +145,9 @@ async def test_refresh_rotates_and_reuse_ends_the_session(
     reused = await client.post("/v1/auth/refresh", json={"refresh_token": resident.refresh_token})
     assert reused.status_code == 401
     # The thief's replay revoked the whole session: the new pair is dead too.
-    after = await client.post("/v1/auth/refresh", json={"refresh_token": new_tokens["refresh_token"]})
+    after = await client.post(
+        "/v1/auth/refresh", json={"refresh_token": new_tokens["refresh_token"]}
+    )
     assert after.status_code == 401
     listing = await client.get(
         "/v1/requests", headers={"Authorization": f"Bearer {new_tokens['access_token']}"}
