@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from redis.asyncio import Redis
-from sqlalchemy import text
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth.endpoints import router as auth_router
@@ -27,6 +26,7 @@ from shared.db.session import create_engine, create_sessionmaker
 from shared.errors import install_error_handlers
 from shared.http import BodyLimitMiddleware, RequestContextMiddleware, health_router
 from shared.logging import configure_logging
+from shared.service_app import database_check
 
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -104,14 +104,10 @@ def create_app(
     app.state.gateway = state
     install_error_handlers(app)
 
-    async def database_ready() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-
     async def redis_ready() -> None:
         await redis.ping()
 
-    app.include_router(health_router({"database": database_ready, "redis": redis_ready}))
+    app.include_router(health_router({"database": database_check(engine), "redis": redis_ready}))
     app.include_router(auth_router)
 
     async def public(request: Request) -> Response:

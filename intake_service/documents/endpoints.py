@@ -44,11 +44,4 @@ async def upload_document(
         max_bytes=settings.max_document_bytes,
         max_documents=settings.max_documents_per_request,
     )
-    return DocumentOut(
-        id=document.id,
-        filename=document.filename,
-        content_type=document.content_type,
-        size_bytes=document.size_bytes,
-        sha256=document.sha256,
-        created_at=document.created_at,
-    )
+    return DocumentOut.model_validate(document)

@@ -60,6 +60,8 @@ class ServiceRef(NamedRef):
 class DocumentOut(BaseModel):
     """A stored document's facts (the file itself stays in S3)."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     filename: str
     content_type: str

@@ -230,17 +230,7 @@ async def detail(session: AsyncSession, request: Request) -> RequestOut:
             response_time_hours=service.response_time_hours,
         ),
         description=request.description,
-        documents=[
-            DocumentOut(
-                id=d.id,
-                filename=d.filename,
-                content_type=d.content_type,
-                size_bytes=d.size_bytes,
-                sha256=d.sha256,
-                created_at=d.created_at,
-            )
-            for d in documents
-        ],
+        documents=[DocumentOut.model_validate(d) for d in documents],
         timeline=[
             TimelineEventOut(
                 type=e.type,

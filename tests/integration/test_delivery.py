@@ -34,18 +34,9 @@ async def test_failing_provider_is_retried_and_sends_once(
     )
     await client.post(f"/v1/requests/{draft.json()['id']}/submit", headers=resident.auth)
     await stack.drain()
-    async with stack.sessions() as session:  # make the backed-off rows due now
-        await session.execute(
-            text("UPDATE outbox SET available_at = now() WHERE status = 'pending'")
-        )
-        await session.commit()
-    await stack.drain()
-    async with stack.sessions() as session:
-        await session.execute(
-            text("UPDATE outbox SET available_at = now() WHERE status = 'pending'")
-        )
-        await session.commit()
-    await stack.drain()
+    for _ in range(2):  # each failure backs off; make the retries due now instead of waiting
+        await stack.make_pending_due()
+        await stack.drain()
     statuses = await _notification_statuses(stack, resident.phone)
     assert [s for s, _ in statuses] == ["sent"] * 4  # 2 codes, submitted, routed
     assert max(attempts for _, attempts in statuses) >= 2

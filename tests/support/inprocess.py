@@ -154,6 +154,13 @@ class InProcessStack:
             if moved == 0:
                 return
 
+    async def make_pending_due(self) -> None:
+        """Skip the backoff of every pending row (tests do not wait for real time)."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                text("UPDATE outbox SET available_at = now() WHERE status = 'pending'")
+            )
+
     async def pending_outbox(self) -> int:
         """Rows still owed (for assertions that nothing was left behind)."""
         async with self.sessions() as session:
