@@ -10,7 +10,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from shared.errors import problem
-from shared.identity import IDENTITY_HEADER, Identity, sign_identity
+from shared.identity import IDENTITY_HEADER, REQUEST_ID_HEADER, Identity, sign_identity
 
 log = structlog.get_logger()
 
@@ -33,6 +33,7 @@ _DROP_REQUEST = {
     "x-forwarded-host",
     "x-forwarded-proto",
     "x-real-ip",
+    REQUEST_ID_HEADER,
 }
 _DROP_RESPONSE = {
     "connection",
@@ -42,6 +43,7 @@ _DROP_RESPONSE = {
     "content-encoding",
     "server",
     "date",
+    REQUEST_ID_HEADER,
 }
 
 
@@ -85,6 +87,9 @@ class Forwarder:
             if name.lower() not in _DROP_REQUEST
         ]
         headers.append(("x-forwarded-for", client_ip))
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        if request_id:  # the ID the gateway accepted or made, so every log line can be joined
+            headers.append((REQUEST_ID_HEADER, str(request_id)))
         if identity is not None:
             headers.append((IDENTITY_HEADER, sign_identity(identity, self._secret)))
         body = await request.body()

@@ -38,8 +38,14 @@ def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
 def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -> None:
     """Route structlog and stdlib logs (uvicorn, arq) through one renderer with service name."""
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
+
+    def add_service(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event.setdefault("service", service)
+        return event
+
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_service,
         structlog.stdlib.add_log_level,
         timestamper,
         _scrub,
@@ -66,6 +72,5 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    structlog.contextvars.bind_contextvars(service=service)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).setLevel(logging.WARNING)

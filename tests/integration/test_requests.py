@@ -310,3 +310,12 @@ async def test_forged_identity_header_is_ignored(client: httpx.AsyncClient, resi
         "/v1/requests", headers={"x-tawasul-identity": "eyJzdWIiOiJ4In0.AAAA"}
     )
     assert response.status_code == 401
+
+
+async def test_request_id_is_echoed_and_reaches_the_service(
+    client: httpx.AsyncClient, resident: Any
+) -> None:
+    response = await client.get("/v1/requests", headers={**resident.auth, "x-request-id": "abc123"})
+    assert response.headers["x-request-id"] == "abc123"
+    generated = await client.get("/v1/requests", headers=resident.auth)
+    assert len(generated.headers["x-request-id"]) == 32
