@@ -17,10 +17,17 @@ log = structlog.get_logger()
 
 # One statement claims a batch: it pushes each row's next visit `redrive_after` seconds ahead,
 # so a job lost in Redis (restart, killed worker) is sent again then, unless it settled first.
+# A row already sent `max_attempts` times is parked as dead instead (a poison message).
 _CLAIM = text(
     """
-    UPDATE outbox SET attempts = attempts + 1,
-                      available_at = now() + make_interval(secs => :redrive_after)
+    UPDATE outbox SET
+        attempts = attempts + 1,
+        available_at = now() + make_interval(secs => :redrive_after),
+        status = CASE WHEN attempts >= :max_attempts THEN 'dead' ELSE status END,
+        done_at = CASE WHEN attempts >= :max_attempts THEN now() ELSE done_at END,
+        last_error = CASE WHEN attempts >= :max_attempts
+                          THEN concat_ws(' ', last_error, '[gave up: sent too many times]')
+                          ELSE last_error END
     WHERE id IN (
         SELECT id FROM outbox
         WHERE status = 'pending' AND queue = ANY(:queues) AND available_at <= now()
@@ -28,14 +35,7 @@ _CLAIM = text(
         LIMIT :batch
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING id, queue, job, attempts
-    """
-)
-_DEAD = text(
-    """
-    UPDATE outbox SET status = 'dead', done_at = now(),
-                      last_error = coalesce(last_error, '') || ' [gave up after attempts]'
-    WHERE status = 'pending' AND queue = ANY(:queues) AND attempts >= :max_attempts
+    RETURNING id, queue, job, attempts, status
     """
 )
 
@@ -52,14 +52,21 @@ async def relay_once(
 ) -> int:
     """Enqueue one batch of due rows; if Redis refuses, the transaction rolls back and waits."""
     async with sessions() as session, session.begin():
-        await session.execute(_DEAD, {"queues": list(queues), "max_attempts": max_attempts})
         rows = (
             await session.execute(
                 _CLAIM,
-                {"queues": list(queues), "redrive_after": redrive_after, "batch": batch},
+                {
+                    "queues": list(queues),
+                    "redrive_after": redrive_after,
+                    "batch": batch,
+                    "max_attempts": max_attempts,
+                },
             )
         ).all()
         for row in rows:
+            if row.status != "pending":
+                log.error("outbox.gave_up", outbox_id=str(row.id), job=row.job)
+                continue
             async with asyncio.timeout(2):
                 await redis.enqueue_job(
                     row.job,

@@ -129,3 +129,26 @@ async def test_relay_keeps_rows_when_redis_is_unreachable(stack: Any) -> None:
             text("SELECT status FROM outbox WHERE id = :id"), {"id": message.id}
         )
     assert status == "dead"
+
+
+async def test_a_row_sent_too_many_times_is_parked_dead(stack: Any) -> None:
+    from shared.queue.contract import Job
+    from shared.queue.outbox import owe
+
+    async with stack.sessions() as session, session.begin():
+        message = owe(session, Job.route_request, {"request_id": "x"}, producer="tests")
+        message.attempts = 25
+    moved = await relay_once(
+        stack.sessions,
+        stack.redis,
+        prefix=stack.backing.prefix,
+        queues=["routing"],
+        redrive_after=60,
+        max_attempts=25,
+    )
+    assert moved == 1
+    async with stack.sessions() as session:
+        status = await session.scalar(
+            text("SELECT status FROM outbox WHERE id = :id"), {"id": message.id}
+        )
+    assert status == "dead"
