@@ -16,7 +16,6 @@ from intake_service.requests.errors import (
     IdempotencyKeyReused,
     InvalidCursor,
     InvalidIdempotencyKey,
-    InvalidState,
     RequestNotFound,
     UnknownService,
 )
@@ -34,7 +33,8 @@ from intake_service.requests.schemas import (
 from shared.db.requests import IdempotencyKey, Request
 from shared.queue.contract import Job
 from shared.queue.outbox import owe
-from shared.request_status import Status, label
+from shared.request_status import Action, Status, label, next_status
+from shared.workflow import transition
 
 RIYADH = timezone(timedelta(hours=3))
 PRODUCER = "intake"
@@ -127,39 +127,24 @@ async def owned_or_404(
 async def submit(session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.UUID) -> Request:
     """Submit a draft: reference, timeline event, and routing plus an SMS owed, in one commit."""
     request = await owned_or_404(session, resident_id, request_id, lock=True)
-    if request.status != Status.draft.value:
-        raise InvalidState(request.status, "submitted")
+    next_status(Action.submit, request.status)  # 409 before any reference is spent
     if await active_service(session, request.department_code, request.service_code) is None:
         raise UnknownService()
     now = datetime.now(UTC)
     number = await repository.next_reference_number(session)
     request.reference = format_reference(now.astimezone(RIYADH).year, number)
-    request.status = Status.submitted.value
     request.submitted_at = now
-    request.version += 1
-    request.updated_at = now
-    repository.add_event(
+    transition(
         session,
         request,
-        "submitted",
-        from_status=Status.draft.value,
-        to_status=Status.submitted.value,
+        Action.submit,
         actor_type="resident",
         actor_id=str(resident_id),
+        producer=PRODUCER,
         data={"reference": request.reference},
+        now=now,
     )
     owe(session, Job.route_request, {"request_id": str(request.id)}, producer=PRODUCER)
-    owe(
-        session,
-        Job.send_sms,
-        {
-            "event": "request_submitted",
-            "resident_id": str(resident_id),
-            "request_id": str(request.id),
-            "values": {"reference": request.reference},
-        },
-        producer=PRODUCER,
-    )
     await session.flush()
     return request
 

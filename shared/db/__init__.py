@@ -2,11 +2,11 @@
 
 from shared.db.base import Base
 from shared.db.catalog import Agency, Department, DocumentType, ServiceType
-from shared.db.identity import OtpChallenge, RefreshToken, Resident
+from shared.db.identity import OtpChallenge, RefreshToken, Resident, Staff, StaffDepartment
 from shared.db.notify import Notification
 from shared.db.outbox import OutboxMessage
 from shared.db.requests import Document, IdempotencyKey, Request, RequestEvent
-from shared.db.routing import RequestAssignment
+from shared.db.routing import OfficerDuty, RequestAssignment, RoutingRule
 
 __all__ = [
     "Agency",
@@ -16,6 +16,7 @@ __all__ = [
     "DocumentType",
     "IdempotencyKey",
     "Notification",
+    "OfficerDuty",
     "OtpChallenge",
     "OutboxMessage",
     "RefreshToken",
@@ -23,5 +24,8 @@ __all__ = [
     "RequestAssignment",
     "RequestEvent",
     "Resident",
+    "RoutingRule",
     "ServiceType",
+    "Staff",
+    "StaffDepartment",
 ]

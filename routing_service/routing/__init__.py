@@ -1,0 +1,1 @@
+"""Which queue and which officer a request goes to."""

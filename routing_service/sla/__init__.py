@@ -1,0 +1,1 @@
+"""Working-time arithmetic on the Saudi government calendar for response-time targets."""
