@@ -26,6 +26,10 @@ def prepare(env: dict[str, str]) -> None:
         cwd=ROOT,
     )
     subprocess.run([sys.executable, "-m", "services.db_loader"], env=env, check=True, cwd=ROOT)
+    if env.get("ENVIRONMENT", "development") == "development":
+        subprocess.run(
+            [sys.executable, "-m", "gateway.staff.bootstrap"], env=env, check=True, cwd=ROOT
+        )
 
 
 def run() -> None:

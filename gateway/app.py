@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from gateway.openapi import MergedOpenApi
 from gateway.proxy import Forwarder
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings, get_settings
+from gateway.staff.endpoints import router as staff_router
 from shared.db.session import create_engine, create_sessionmaker
 from shared.errors import install_error_handlers
 from shared.http import BodyLimitMiddleware, RequestContextMiddleware, health_router
@@ -43,6 +44,7 @@ def create_app(
     settings: GatewaySettings | None = None,
     *,
     intake_transport: httpx.AsyncBaseTransport | None = None,
+    routing_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """Build the gateway; tests may pass a transport that reaches intake in-process."""
     settings = settings or get_settings()
@@ -60,6 +62,9 @@ def create_app(
     )
     intake = Forwarder(
         settings.intake_url, secret, timeout=settings.upstream_timeout, transport=intake_transport
+    )
+    routing = Forwarder(
+        settings.routing_url, secret, timeout=settings.upstream_timeout, transport=routing_transport
     )
     state = GatewayState(
         settings=settings,
@@ -89,6 +94,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await intake.aclose()
+        await routing.aclose()
         await redis.aclose()
         await engine.dispose()
 
@@ -109,21 +115,31 @@ def create_app(
 
     app.include_router(health_router({"database": database_check(engine), "redis": redis_ready}))
     app.include_router(auth_router)
+    app.include_router(staff_router)
 
     async def public(request: Request) -> Response:
         ip = client_ip(request, settings.trusted_proxy_hops)
         return await intake.forward(request, None, client_ip=ip)
 
-    async def authenticated(request: Request) -> Response:
-        claims = await state.guard.authenticate(request.headers.get("authorization"))
-        ip = client_ip(request, settings.trusted_proxy_hops)
-        return await intake.forward(request, claims.identity, client_ip=ip)
+    def authenticated(upstream: Forwarder) -> Callable[[Request], Awaitable[Response]]:
+        async def forward(request: Request) -> Response:
+            claims = await state.guard.authenticate(request.headers.get("authorization"))
+            ip = client_ip(request, settings.trusted_proxy_hops)
+            return await upstream.forward(request, claims.identity, client_ip=ip)
+
+        return forward
 
     app.add_api_route("/v1/catalog", public, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/v1/requests", authenticated, methods=PROXY_METHODS, include_in_schema=False)
-    app.add_api_route(
-        "/v1/requests/{path:path}", authenticated, methods=PROXY_METHODS, include_in_schema=False
-    )
+    for prefix, upstream in (
+        ("/v1/requests", intake),
+        ("/v1/staff", routing),
+        ("/v1/admin", routing),
+    ):
+        handler = authenticated(upstream)
+        app.add_api_route(prefix, handler, methods=PROXY_METHODS, include_in_schema=False)
+        app.add_api_route(
+            f"{prefix}/{{path:path}}", handler, methods=PROXY_METHODS, include_in_schema=False
+        )
 
     def own_schema() -> dict[str, Any]:
         from fastapi.openapi.utils import get_openapi
@@ -132,7 +148,7 @@ def create_app(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
 
-    merged = MergedOpenApi(own_schema, {"intake": intake})
+    merged = MergedOpenApi(own_schema, {"intake": intake, "routing": routing})
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:

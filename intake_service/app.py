@@ -6,11 +6,11 @@ from fastapi import FastAPI
 
 from intake_service.catalog.endpoints import router as catalog_router
 from intake_service.catalog.service import CatalogCache
-from intake_service.db import Database
 from intake_service.documents.endpoints import router as documents_router
 from intake_service.documents.storage import DocumentStore
 from intake_service.requests.endpoints import router as requests_router
 from intake_service.settings import IntakeSettings, get_settings
+from shared.db.database import Database
 from shared.db.session import create_engine, create_sessionmaker
 from shared.http import BodyLimitMiddleware
 from shared.logging import configure_logging

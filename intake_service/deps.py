@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from intake_service.db import Database, get_db
 from intake_service.settings import IntakeSettings
+from shared.db.database import Database, get_db
 from shared.http import identity_from, require_resident
 from shared.identity import Identity
 

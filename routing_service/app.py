@@ -1,11 +1,14 @@
-"""Routing API app factory (health now; departments, rules and staff work come next)."""
+"""Routing API app factory: the staff workspace and the admin's routing rules."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from routing_service.rules.endpoints import router as rules_router
 from routing_service.settings import RoutingSettings, get_settings
-from shared.db.session import create_engine
+from routing_service.workspace.endpoints import router as workspace_router
+from shared.db.database import Database
+from shared.db.session import create_engine, create_sessionmaker
 from shared.logging import configure_logging
 from shared.service_app import create_service_app
 
@@ -15,4 +18,8 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("routing", level=settings.log_level, json=settings.log_json)
     engine = create_engine(settings, application_name="routing")
-    return create_service_app(title="Tawasul routing service", settings=settings, engine=engine)
+    app = create_service_app(title="Tawasul routing service", settings=settings, engine=engine)
+    app.state.db = Database(create_sessionmaker(engine))
+    app.include_router(workspace_router)
+    app.include_router(rules_router)
+    return app

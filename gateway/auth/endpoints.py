@@ -32,7 +32,7 @@ State = Annotated[GatewayState, Depends(get_state)]
 HOUR = 3600
 
 
-async def _limit_code_sends(state: GatewayState, request: Request, phone: str) -> None:
+async def limit_code_sends(state: GatewayState, request: Request, phone: str) -> None:
     """SMS codes cost money and can harass: cap them per phone and per client address."""
     settings = state.settings
     ip = client_ip(request, settings.trusted_proxy_hops)
@@ -47,7 +47,7 @@ async def _limit_code_sends(state: GatewayState, request: Request, phone: str) -
 @router.post("/register", status_code=202, response_model=CodeSentOut)
 async def register(body: RegisterIn, request: Request, state: State) -> CodeSentOut:
     """Start sign-up; the answer is the same whether or not the ID is already registered."""
-    await _limit_code_sends(state, request, body.phone)
+    await limit_code_sends(state, request, body.phone)
     async with state.sessions() as session, session.begin():
         await service.register(
             session,
@@ -90,7 +90,7 @@ async def login(body: LoginIn, request: Request, state: State) -> ChallengeOut:
             national_id=body.national_id,
             password=body.password,
         )
-        await _limit_code_sends(state, request, phone)
+        await limit_code_sends(state, request, phone)
     return ChallengeOut(
         challenge_id=challenge.id, expires_in=state.auth.otp_ttl, phone=mask_phone(phone)
     )

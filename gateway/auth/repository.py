@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.identity import OtpChallenge, RefreshToken, Resident
+from shared.db.identity import OtpChallenge, RefreshToken, Resident, Staff, StaffDepartment
 
 
 async def resident_by_national_id(
@@ -39,7 +39,7 @@ async def latest_open_challenge(
 
 async def spend_attempt(
     session: AsyncSession, challenge_id: uuid.UUID, max_attempts: int
-) -> tuple[bytes, uuid.UUID, str] | None:
+) -> tuple[bytes, uuid.UUID | None, uuid.UUID | None, str] | None:
     """Count one guess atomically; None if the challenge is dead (used, expired, exhausted)."""
     row = (
         await session.execute(
@@ -48,13 +48,13 @@ async def spend_attempt(
                 UPDATE otp_challenges SET attempts = attempts + 1
                 WHERE id = :id AND consumed_at IS NULL AND expires_at > now()
                   AND attempts < :max
-                RETURNING code_hash, resident_id, purpose
+                RETURNING code_hash, resident_id, staff_id, purpose
                 """
             ),
             {"id": challenge_id, "max": max_attempts},
         )
     ).first()
-    return (bytes(row[0]), row[1], row[2]) if row else None
+    return (bytes(row[0]), row[1], row[2], row[3]) if row else None
 
 
 async def consume(session: AsyncSession, challenge_id: uuid.UUID) -> bool:
@@ -66,6 +66,24 @@ async def consume(session: AsyncSession, challenge_id: uuid.UUID) -> bool:
         .returning(OtpChallenge.id)
     )
     return result.first() is not None
+
+
+async def staff_by_username(session: AsyncSession, username: str) -> Staff | None:
+    """The staff account with this username, locked for an update."""
+    result: Staff | None = await session.scalar(
+        select(Staff).where(Staff.username == username).with_for_update()
+    )
+    return result
+
+
+async def staff_departments(session: AsyncSession, staff_id: uuid.UUID) -> list[str]:
+    """Codes of the departments a staff member works in."""
+    rows = await session.scalars(
+        select(StaffDepartment.department_code)
+        .where(StaffDepartment.staff_id == staff_id)
+        .order_by(StaffDepartment.department_code)
+    )
+    return list(rows)
 
 
 async def refresh_token_for_update(session: AsyncSession, token_hash: bytes) -> RefreshToken | None:

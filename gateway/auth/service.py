@@ -13,13 +13,14 @@ from gateway.auth import otp, repository
 from gateway.auth.errors import AccountLocked, InvalidCode, InvalidCredentials, InvalidRefreshToken
 from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import TokenIssuer, new_refresh_token, refresh_token_hash
-from shared.db.identity import OtpChallenge, RefreshToken, Resident
+from shared.db.identity import OtpChallenge, RefreshToken, Resident, Staff
 from shared.identity import Identity, PrincipalKind
 from shared.queue.contract import Job
 from shared.queue.outbox import owe
 
 log = structlog.get_logger()
 PRODUCER = "gateway"
+STAFF_LOGIN = "staff_login"
 LOCK_AFTER_FAILURES = 5
 MAX_LOCK = timedelta(hours=1)
 
@@ -44,15 +45,21 @@ class IssuedTokens:
 
 
 def _challenge(
-    session: AsyncSession, resident: Resident, purpose: str, phone: str, config: AuthConfig
+    session: AsyncSession,
+    account: Resident | Staff,
+    purpose: str,
+    phone: str,
+    config: AuthConfig,
 ) -> OtpChallenge:
-    """A new code for this resident and purpose, owed to the OTP queue in the same commit."""
+    """A new code for this account and purpose, owed to the OTP queue in the same commit."""
     code = otp.new_code()
     challenge_id = uuid.uuid4()
     expires_at = datetime.now(UTC) + timedelta(seconds=config.otp_ttl)
+    is_staff = isinstance(account, Staff)
     challenge = OtpChallenge(
         id=challenge_id,
-        resident_id=resident.id,
+        resident_id=None if is_staff else account.id,
+        staff_id=account.id if is_staff else None,
         purpose=purpose,
         code_hash=otp.code_hash(config.pepper, challenge_id, code),
         expires_at=expires_at,
@@ -63,9 +70,9 @@ def _challenge(
         Job.send_otp,
         {
             "event": "otp_code",
-            "resident_id": str(resident.id),
+            **({} if is_staff else {"resident_id": str(account.id)}),
             "phone": phone,
-            "language": resident.preferred_language,
+            "language": account.preferred_language,
             "expires_at": expires_at.isoformat(),
             "values": {"code": code, "minutes": str(max(config.otp_ttl // 60, 1))},
         },
@@ -110,16 +117,19 @@ async def register(
 async def _check_code(
     session: AsyncSession, config: AuthConfig, challenge_id: uuid.UUID, code: str, purpose: str
 ) -> uuid.UUID:
-    """Spend one attempt on the challenge and consume it if the code is right."""
+    """Spend one attempt on the challenge, consume it if the code is right, return its owner."""
     spent = await repository.spend_attempt(session, challenge_id, config.otp_max_attempts)
     if spent is None:
         raise InvalidCode()
-    stored, resident_id, stored_purpose = spent
+    stored, resident_id, staff_id, stored_purpose = spent
     if stored_purpose != purpose or not otp.code_matches(config.pepper, challenge_id, code, stored):
         raise InvalidCode()
     if not await repository.consume(session, challenge_id):
         raise InvalidCode()
-    return resident_id
+    owner = staff_id if purpose == STAFF_LOGIN else resident_id
+    if owner is None:
+        raise InvalidCode()
+    return owner
 
 
 async def verify_registration(
@@ -172,23 +182,36 @@ async def start_login(
     return challenge, resident.phone
 
 
+async def identity_of(session: AsyncSession, account: Resident | Staff) -> Identity:
+    """What the tokens of this account say: kind, language, and for staff role and departments."""
+    if isinstance(account, Staff):
+        return Identity(
+            subject=str(account.id),
+            kind=PrincipalKind.staff,
+            language=account.preferred_language,
+            roles=(account.role,),
+            departments=tuple(await repository.staff_departments(session, account.id)),
+        )
+    return Identity(
+        subject=str(account.id), kind=PrincipalKind.resident, language=account.preferred_language
+    )
+
+
 async def _issue(
     session: AsyncSession,
     issuer: TokenIssuer,
     config: AuthConfig,
-    resident: Resident,
+    account: Resident | Staff,
     session_id: uuid.UUID,
 ) -> IssuedTokens:
     """A new access token and a stored refresh token for this session."""
-    identity = Identity(
-        subject=str(resident.id),
-        kind=PrincipalKind.resident,
-        language=resident.preferred_language,
-    )
+    identity = await identity_of(session, account)
+    is_staff = isinstance(account, Staff)
     refresh, refresh_hash = new_refresh_token()
     session.add(
         RefreshToken(
-            resident_id=resident.id,
+            resident_id=None if is_staff else account.id,
+            staff_id=account.id if is_staff else None,
             session_id=session_id,
             token_hash=refresh_hash,
             expires_at=datetime.now(UTC) + timedelta(seconds=config.refresh_ttl),
@@ -228,10 +251,14 @@ async def refresh(
         log.warning("auth.refresh_token_reused", session_id=str(stored.session_id))
         return None, stored.session_id
     stored.used_at = now
-    resident = await session.get(Resident, stored.resident_id)
-    if resident is None:
+    account: Resident | Staff | None = (
+        await session.get(Staff, stored.staff_id)
+        if stored.staff_id
+        else await session.get(Resident, stored.resident_id)
+    )
+    if account is None or (isinstance(account, Staff) and not account.active):
         raise InvalidRefreshToken()
-    return await _issue(session, issuer, config, resident, stored.session_id), None
+    return await _issue(session, issuer, config, account, stored.session_id), None
 
 
 async def logout(session: AsyncSession, session_id: uuid.UUID) -> None:
@@ -243,3 +270,48 @@ async def session_of_refresh_token(session: AsyncSession, token: str) -> uuid.UU
     """The session a refresh token belongs to, if we know it."""
     stored = await repository.refresh_token_for_update(session, refresh_token_hash(token))
     return stored.session_id if stored else None
+
+
+async def start_staff_login(
+    session: AsyncSession,
+    passwords: Passwords,
+    config: AuthConfig,
+    *,
+    username: str,
+    password: str,
+) -> tuple[OtpChallenge, str]:
+    """Staff sign-in, step one: the same checks and lockout as residents, then an SMS code."""
+    staff = await repository.staff_by_username(session, username)
+    now = datetime.now(UTC)
+    if staff is not None and staff.locked_until is not None and staff.locked_until > now:
+        retry = int((staff.locked_until - now).total_seconds()) + 1
+        raise AccountLocked(headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
+    ok = await passwords.verify(staff.password_hash if staff else None, password)
+    if staff is None or not ok or not staff.active:
+        if staff is not None and not ok:
+            staff.failed_logins += 1
+            if staff.failed_logins >= LOCK_AFTER_FAILURES:
+                staff.locked_until = now + _lock_delay(staff.failed_logins)
+        raise InvalidCredentials()
+    staff.failed_logins = 0
+    staff.locked_until = None
+    challenge = _challenge(session, staff, STAFF_LOGIN, staff.phone, config)
+    await session.flush()
+    return challenge, staff.phone
+
+
+async def finish_staff_login(
+    session: AsyncSession,
+    issuer: TokenIssuer,
+    config: AuthConfig,
+    *,
+    challenge_id: uuid.UUID,
+    code: str,
+) -> IssuedTokens:
+    """Staff sign-in, step two: tokens that carry role and departments."""
+    staff_id = await _check_code(session, config, challenge_id, code, STAFF_LOGIN)
+    staff = await session.get(Staff, staff_id)
+    if staff is None or not staff.active:
+        raise InvalidCode()
+    log.info("auth.staff_signed_in", staff_id=str(staff.id), role=staff.role)
+    return await _issue(session, issuer, config, staff, uuid.uuid4())

@@ -9,7 +9,6 @@ import uuid
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake_service.db import Database
 from intake_service.documents.errors import (
     DocumentTooLarge,
     EmptyDocument,
@@ -19,10 +18,10 @@ from intake_service.documents.errors import (
 from intake_service.documents.sniff import safe_filename, sniff
 from intake_service.documents.storage import DocumentStore
 from intake_service.requests import repository
-from intake_service.requests.errors import InvalidState
 from intake_service.requests.service import owned_or_404
+from shared.db.database import Database
 from shared.db.requests import Document, Request
-from shared.request_status import Status
+from shared.request_status import InvalidTransition, Status
 
 log = structlog.get_logger()
 
@@ -36,7 +35,7 @@ async def check_can_attach(
     """The request, if it is the resident's, open for documents and not full."""
     request = await owned_or_404(session, resident_id, request_id)
     if request.status not in OPEN_FOR_DOCUMENTS:
-        raise InvalidState(request.status, "given documents")
+        raise InvalidTransition(request.status, "add_document")
     if await repository.count_documents(session, request.id) >= limit:
         raise TooManyDocuments(limit)
     return request
@@ -76,7 +75,7 @@ async def attach(
         async with db.transaction() as session:
             request = await owned_or_404(session, resident_id, request_id, lock=True)
             if request.status not in OPEN_FOR_DOCUMENTS:
-                raise InvalidState(request.status, "given documents")
+                raise InvalidTransition(request.status, "add_document")
             if await repository.count_documents(session, request.id) >= max_documents:
                 raise TooManyDocuments(max_documents)
             document = Document(

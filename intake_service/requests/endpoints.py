@@ -10,7 +10,15 @@ from sqlalchemy.exc import IntegrityError
 
 from intake_service.deps import DB, Resident
 from intake_service.requests import service
-from intake_service.requests.schemas import CreateRequestIn, RequestOut, RequestPageOut
+from intake_service.requests.schemas import (
+    CreateRequestIn,
+    RatingIn,
+    RequestOut,
+    RequestPageOut,
+    RespondIn,
+    WithdrawIn,
+)
+from shared.request_status import Action
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
@@ -73,3 +81,42 @@ async def list_requests(
     """Cursor pagination: pass `next_cursor` back as `cursor` for the next page."""
     async with db.read() as session:
         return await service.page(session, uuid.UUID(resident.subject), limit=limit, cursor=cursor)
+
+
+@router.post(
+    "/{request_id}/respond", response_model=RequestOut, summary="Answer a request for information"
+)
+async def respond(request_id: uuid.UUID, body: RespondIn, resident: Resident, db: DB) -> RequestOut:
+    """Send the information asked for; the request goes back to its officer."""
+    async with db.transaction() as session:
+        request = await service.resident_action(
+            session,
+            uuid.UUID(resident.subject),
+            request_id,
+            Action.respond,
+            {"message": body.message},
+        )
+        return await service.detail(session, request)
+
+
+@router.post("/{request_id}/withdraw", response_model=RequestOut, summary="Withdraw a request")
+async def withdraw(
+    request_id: uuid.UUID, resident: Resident, db: DB, body: WithdrawIn | None = None
+) -> RequestOut:
+    """Withdraw a request that is not yet resolved."""
+    data: dict[str, object] = {"reason": body.reason} if body and body.reason else {}
+    async with db.transaction() as session:
+        request = await service.resident_action(
+            session, uuid.UUID(resident.subject), request_id, Action.withdraw, data
+        )
+        return await service.detail(session, request)
+
+
+@router.post("/{request_id}/rating", response_model=RequestOut, summary="Rate a resolved request")
+async def rate(request_id: uuid.UUID, body: RatingIn, resident: Resident, db: DB) -> RequestOut:
+    """Rate 1–5 with an optional comment; once only, and it closes the request."""
+    async with db.transaction() as session:
+        request = await service.rate(
+            session, uuid.UUID(resident.subject), request_id, body.score, body.comment
+        )
+        return await service.detail(session, request)

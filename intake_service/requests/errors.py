@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from shared.errors import AppError, Conflict, NotFound
+from shared import pagination
+from shared.errors import AppError, NotFound
 
 
 class RequestNotFound(NotFound):
@@ -40,23 +41,4 @@ class InvalidIdempotencyKey(AppError):
     message_ar = "يجب أن يتكون مفتاح عدم التكرار من 1 إلى 255 حرفاً مرئياً."
 
 
-class InvalidCursor(AppError):
-    """The pagination cursor was not one we issued."""
-
-    status = 422
-    code = "invalid_cursor"
-    message_en = "The page cursor is invalid."
-    message_ar = "مؤشر الصفحة غير صالح."
-
-
-class InvalidState(Conflict):
-    """The action does not fit the request's current state."""
-
-    code = "invalid_state"
-
-    def __init__(self, status: str, action: str) -> None:
-        super().__init__(
-            f"The request is '{status}', so it cannot be {action}.",
-            f"لا يمكن تنفيذ هذا الإجراء لأن حالة الطلب هي «{status}».",
-            extra={"current_status": status},
-        )
+InvalidCursor = pagination.InvalidCursor

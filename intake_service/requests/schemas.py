@@ -36,6 +36,31 @@ class CreateRequestIn(BaseModel):
         return text
 
 
+class RespondIn(BaseModel):
+    """The resident's answer to a request for information (documents go up beforehand)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+
+
+class WithdrawIn(BaseModel):
+    """Why the resident withdraws (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class RatingIn(BaseModel):
+    """The resident's rating of a resolved request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
 class Label(BaseModel):
     """A status label in both languages."""
 
@@ -109,6 +134,7 @@ class RequestOut(BaseModel):
     created_at: datetime
     submitted_at: datetime | None
     updated_at: datetime
+    rating: int | None = None
 
 
 class RequestPageOut(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import uuid
@@ -14,7 +13,6 @@ from intake_service.catalog.repository import active_service
 from intake_service.requests import repository
 from intake_service.requests.errors import (
     IdempotencyKeyReused,
-    InvalidCursor,
     InvalidIdempotencyKey,
     RequestNotFound,
     UnknownService,
@@ -30,6 +28,7 @@ from intake_service.requests.schemas import (
     ServiceRef,
     TimelineEventOut,
 )
+from shared import pagination
 from shared.db.requests import IdempotencyKey, Request
 from shared.queue.contract import Job
 from shared.queue.outbox import owe
@@ -151,21 +150,10 @@ async def submit(session: AsyncSession, resident_id: uuid.UUID, request_id: uuid
 
 def encode_cursor(request: Request) -> str:
     """Opaque cursor pointing just past this request."""
-    raw = f"{request.created_at.isoformat()}|{request.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return pagination.encode_cursor(request.created_at, request.id)
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Inverse of encode_cursor; anything else is an InvalidCursor."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, request_id = raw.split("|", 1)
-        moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None:
-            raise ValueError("naive time")
-        return moment, uuid.UUID(request_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursor() from exc
+decode_cursor = pagination.decode_cursor
 
 
 def summary(request: Request) -> RequestSummaryOut:
@@ -223,11 +211,62 @@ async def detail(session: AsyncSession, request: Request) -> RequestOut:
                 to_status=e.to_status,
                 actor_type=e.actor_type,
                 at=e.created_at,
-                data={k: v for k, v in e.data.items() if not k.startswith("internal")},
+                data=e.data,
             )
             for e in events
+            if not e.internal
         ],
         created_at=request.created_at,
         submitted_at=request.submitted_at,
         updated_at=request.updated_at,
+        rating=request.rating,
     )
+
+
+async def resident_action(
+    session: AsyncSession,
+    resident_id: uuid.UUID,
+    request_id: uuid.UUID,
+    action: Action,
+    data: dict[str, object],
+) -> Request:
+    """respond or withdraw: the resident's own moves, through the one state machine."""
+    request = await owned_or_404(session, resident_id, request_id, lock=True)
+    transition(
+        session,
+        request,
+        action,
+        actor_type="resident",
+        actor_id=str(resident_id),
+        producer=PRODUCER,
+        data=data,
+    )
+    await session.flush()
+    return request
+
+
+async def rate(
+    session: AsyncSession,
+    resident_id: uuid.UUID,
+    request_id: uuid.UUID,
+    score: int,
+    comment: str | None,
+) -> Request:
+    """Rate a resolved request once (1–5); rating closes it."""
+    request = await owned_or_404(session, resident_id, request_id, lock=True)
+    now = datetime.now(UTC)
+    transition(
+        session,
+        request,
+        Action.rate,
+        actor_type="resident",
+        actor_id=str(resident_id),
+        producer=PRODUCER,
+        data={"score": score},
+        now=now,
+    )
+    request.rating = score
+    request.rating_comment = comment
+    request.rated_at = now
+    await session.flush()
+    return request

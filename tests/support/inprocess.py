@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,13 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app as create_gateway
 from gateway.settings import GatewaySettings
+from gateway.staff.bootstrap import ensure_admin
 from intake_service.app import create_app as create_intake
 from intake_service.settings import IntakeSettings
 from notify_service.jobs.deliver import send_otp, send_sms
 from notify_service.settings import NotifySettings
 from notify_service.sms.providers import WebhookProvider
 from notify_service.sms.templates import load_templates
+from routing_service.app import create_app as create_routing
 from routing_service.jobs.route_request import route_request
+from routing_service.settings import RoutingSettings
 from shared.db.session import create_engine, create_sessionmaker
 from shared.queue.connections import create_arq_redis, deserialize, redis_settings, serialize
 from shared.queue.contract import Queue, arq_queue_name
@@ -43,6 +47,21 @@ class Resident:
     password: str
     access_token: str
     refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The Authorization header."""
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+@dataclass
+class StaffUser:
+    """A signed-in test staff member."""
+
+    id: str
+    username: str
+    phone: str
+    access_token: str
 
     @property
     def auth(self) -> dict[str, str]:
@@ -86,8 +105,11 @@ class InProcessStack:
             **common, sms_provider="webhook", sms_webhook_url=sms_url
         )
         self.intake = create_intake(self.intake_settings)
+        self.routing = create_routing(RoutingSettings(**common))
         self.gateway = create_gateway(
-            self.gateway_settings, intake_transport=httpx.ASGITransport(app=self.intake)
+            self.gateway_settings,
+            intake_transport=httpx.ASGITransport(app=self.intake),
+            routing_transport=httpx.ASGITransport(app=self.routing),
         )
         self._engine = create_engine(self.intake_settings, application_name="tests")
         self.sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(self._engine)
@@ -95,6 +117,7 @@ class InProcessStack:
 
     async def __aenter__(self) -> InProcessStack:
         await self._stack.enter_async_context(self.intake.router.lifespan_context(self.intake))
+        await self._stack.enter_async_context(self.routing.router.lifespan_context(self.routing))
         await self._stack.enter_async_context(self.gateway.router.lifespan_context(self.gateway))
         self.redis = create_arq_redis(self.backing.redis_url, default_queue_name="unused")
         self.provider = WebhookProvider(self.sms_url, timeout=5)
@@ -193,3 +216,70 @@ class InProcessStack:
         assert response.status_code == 200, response.text
         tokens = response.json()
         return Resident(nid, phone, password, tokens["access_token"], tokens["refresh_token"])
+
+    async def staff_sign_in(
+        self, client: httpx.AsyncClient, ledger: Any, username: str, password: str, phone: str
+    ) -> StaffUser:
+        """Staff sign-in with password and the SMS code."""
+        seen = len(ledger.to(phone))
+        response = await client.post(
+            "/v1/staff/auth/login", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        challenge = response.json()["challenge_id"]
+        await self.drain()
+        code = ledger.latest_code(phone, after=seen)
+        response = await client.post(
+            "/v1/staff/auth/login/verify", json={"challenge_id": challenge, "code": code}
+        )
+        assert response.status_code == 200, response.text
+        token = response.json()["access_token"]
+        async with self.sessions() as session:
+            staff_id = await session.scalar(
+                text("SELECT id::text FROM staff WHERE username = :u"), {"u": username}
+            )
+        return StaffUser(str(staff_id), username, phone, token)
+
+    async def admin(self, client: httpx.AsyncClient, ledger: Any) -> StaffUser:
+        """A fresh admin, created the way `make run` creates the demo one."""
+        username, phone = f"admin{uuid.uuid4().hex[:8]}", mobile()
+        await ensure_admin(
+            self.backing.database_url,
+            username=username,
+            password="admin-password-1",
+            phone=phone,
+        )
+        return await self.staff_sign_in(client, ledger, username, "admin-password-1", phone)
+
+    async def staff(
+        self,
+        client: httpx.AsyncClient,
+        ledger: Any,
+        admin: StaffUser,
+        role: str,
+        departments: list[str],
+        *,
+        on_duty: bool = False,
+    ) -> StaffUser:
+        """A staff member created through the admin API, signed in, optionally on duty."""
+        username, phone = f"{role}{uuid.uuid4().hex[:8]}", mobile()
+        response = await client.post(
+            "/v1/admin/staff",
+            json={
+                "username": username,
+                "full_name": "Test Person",
+                "phone": phone,
+                "password": "staff-password-1",
+                "role": role,
+                "departments": departments,
+            },
+            headers=admin.auth,
+        )
+        assert response.status_code == 201, response.text
+        user = await self.staff_sign_in(client, ledger, username, "staff-password-1", phone)
+        if on_duty:
+            response = await client.put(
+                "/v1/staff/me/duty", json={"on_duty": True}, headers=user.auth
+            )
+            assert response.status_code == 200, response.text
+        return user

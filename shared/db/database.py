@@ -1,4 +1,4 @@
-"""One transaction per HTTP request: endpoints open it, services and repositories never commit."""
+"""One transaction per HTTP request: endpoints open it; services and repositories never commit."""
 
 from __future__ import annotations
 

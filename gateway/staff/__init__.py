@@ -1,0 +1,1 @@
+"""Department staff: their sign-in, and the admin API that manages them."""

@@ -1,0 +1,1 @@
+"""Routing rules, managed by admins without a restart."""

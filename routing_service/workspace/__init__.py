@@ -1,0 +1,1 @@
+"""What department staff do with requests: their queue, and every action on a request."""
