@@ -18,6 +18,12 @@ class RoutingSettings(CommonSettings):
         default=60.0, description="Seconds before an unfinished routing job is sent again."
     )
 
+    sla_reassign_on_breach: bool = Field(
+        default=False,
+        description="On a breach, give the request to the least-loaded other officer on duty.",
+    )
+    sla_sweep_batch: int = Field(default=500, description="Requests checked per sweep step.")
+
 
 @lru_cache
 def get_settings() -> RoutingSettings:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from arq.cron import cron
 from arq.worker import func
 
 from routing_service.jobs.route_request import route_request
+from routing_service.jobs.sla_sweep import sla_sweep
 from routing_service.settings import get_settings
 from shared.queue.contract import Queue
 from shared.queue.runner import WorkerSpec, run
@@ -17,6 +19,8 @@ def spec() -> WorkerSpec:
         name="routing-worker",
         queue=Queue.routing,
         functions=[func(route_request, name="route_request", timeout=30, max_tries=3)],
+        # Every minute at second 0; `unique` makes one replica run each tick.
+        cron_jobs=[cron(sla_sweep, name="sla_sweep", second=0, timeout=120, unique=True)],
         settings=settings,
         max_jobs=50,
         redrive_after=settings.routing_redrive_after,

@@ -87,6 +87,7 @@ async def load_catalog(conn: AsyncConnection, catalog: Catalog) -> LoadResult:
                             for doc in catalog.documents_for(service)
                         ],
                         "response_time_hours": service.response_time_hours,
+                        "resolution_hours": service.resolution_hours,
                         "position": s,
                         "active": service.active,
                     }

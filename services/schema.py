@@ -85,6 +85,8 @@ class ServiceType(_Frozen):
     description_en: Text
     required_documents: tuple[Code, ...] = ()
     response_time_hours: int = Field(strict=True, ge=1, le=720)
+    # Working hours to resolve; 49 = the 7 working days the public service promises.
+    resolution_hours: int = Field(default=49, strict=True, ge=1, le=2000)
     active: bool = Field(default=True, strict=True)
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from shared.db.requests import Request, RequestEvent
 from shared.queue.contract import Job
 from shared.queue.outbox import owe
 from shared.request_status import EVENT_TYPES, RESIDENT_SMS, Action, Status, next_status
+from shared.sla import targets
 
 FIRST_RESPONSE = {Action.reply, Action.request_info, Action.resolve, Action.reject}
 FINISHING = {Action.resolve, Action.reject}
@@ -38,11 +39,14 @@ def transition(
     request.updated_at = moment
     if action in FIRST_RESPONSE and request.first_response_at is None:
         request.first_response_at = moment
+        request.warned_at = None  # the resolution target gets its own warning
     if action in FINISHING:
         request.resolved_at = moment
     if after == Status.awaiting_resident.value and before != after:
         request.awaiting_since = moment
     elif before == Status.awaiting_resident.value and after != before:
+        if request.awaiting_since is not None:  # time awaiting the resident does not count
+            targets.pause(request, targets.default_calendar(), request.awaiting_since, moment)
         request.awaiting_since = None
     event = RequestEvent(
         request_id=request.id,

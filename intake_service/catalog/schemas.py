@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class RequiredDocumentOut(BaseModel):
@@ -22,7 +22,8 @@ class ServiceOut(BaseModel):
     description_ar: str
     description_en: str
     required_documents: list[RequiredDocumentOut]
-    response_time_hours: int
+    response_time_hours: int = Field(description="Working hours to the first response.")
+    resolution_hours: int = Field(description="Working hours to resolution.")
 
 
 class DepartmentOut(BaseModel):

@@ -49,6 +49,7 @@ async def build_tree(session: AsyncSession) -> CatalogOut:
                     RequiredDocumentOut.model_validate(doc) for doc in service.required_documents
                 ],
                 response_time_hours=service.response_time_hours,
+                resolution_hours=service.resolution_hours,
             )
         )
     departments_by_agency: dict[str, list[DepartmentOut]] = {}

@@ -12,10 +12,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.settings import TRIAGE_QUEUE
-from shared.db.catalog import Department
+from shared.db.catalog import Department, ServiceType
 from shared.db.requests import Request
 from shared.db.routing import RequestAssignment, RoutingRule
 from shared.request_status import Action, Status
+from shared.sla import targets
 from shared.workflow import transition
 
 log = structlog.get_logger()
@@ -77,11 +78,13 @@ async def lock_department(session: AsyncSession, department_code: str) -> None:
     )
 
 
-async def least_loaded_officer(session: AsyncSession, department_code: str) -> uuid.UUID | None:
+async def least_loaded_officer(
+    session: AsyncSession, department_code: str, *, exclude: uuid.UUID | None = None
+) -> uuid.UUID | None:
     """The on-duty officer with the fewest open requests and room left, if any."""
     await lock_department(session, department_code)
     for row in (await session.execute(_CANDIDATES, {"department": department_code})).all():
-        if row.load < row.capacity:
+        if row.load < row.capacity and row.id != exclude:
             officer: uuid.UUID = row.id
             return officer
     return None
@@ -129,6 +132,15 @@ async def route(session: AsyncSession, request_id: uuid.UUID) -> str:
     if request.status != Status.submitted.value:
         return "already_routed"
     now = datetime.now(UTC)
+    service = await session.get(ServiceType, request.service_code)
+    if service is not None and request.resolution_due_at is None:
+        targets.set_targets(
+            request,
+            targets.default_calendar(),
+            start=request.submitted_at or now,
+            first_response_hours=service.response_time_hours,
+            resolution_hours=service.resolution_hours,
+        )
     placement = await place(session, request.department_code, request.service_code)
     officer = await assign_to_queue(session, request, placement, now)
     department = await session.get(Department, request.department_code)

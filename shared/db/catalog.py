@@ -63,5 +63,6 @@ class ServiceType(Base):
     description_en: Mapped[str] = mapped_column(Text, default="", server_default="")
     required_documents: Mapped[list[Any]] = mapped_column(JSONB, default=list)
     response_time_hours: Mapped[int]
+    resolution_hours: Mapped[int] = mapped_column(default=49, server_default="49")
     position: Mapped[int] = mapped_column(default=0, server_default="0")
     active: Mapped[bool] = mapped_column(default=True, server_default="true")

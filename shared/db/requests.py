@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,6 +33,12 @@ class Request(Base):
     __table_args__ = (
         Index("ix_requests_resident_created", "resident_id", "created_at", "id"),
         Index("ix_requests_department_status", "department_code", "status"),
+        Index("ix_requests_department_submitted", "department_code", "submitted_at"),
+        Index(
+            "ix_requests_open_deadlines",
+            "resolution_due_at",
+            postgresql_where=text("status IN ('routed', 'in_progress') AND breached_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -45,7 +52,9 @@ class Request(Base):
     submitted_at: Mapped[datetime | None]
     # Response-time targets (routing sets and watches them; time awaiting the resident is paused).
     first_response_due_at: Mapped[datetime | None]
+    first_response_warn_at: Mapped[datetime | None]
     resolution_due_at: Mapped[datetime | None]
+    resolution_warn_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     awaiting_since: Mapped[datetime | None]

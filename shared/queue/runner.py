@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from arq.cron import CronJob
 from arq.worker import Function, Worker
 
 from shared.db.session import create_engine, create_sessionmaker
@@ -39,6 +40,7 @@ class WorkerSpec:
     on_startup: Startup | None = None
     on_shutdown: Startup | None = None
     extra_queues: Sequence[Queue] = field(default_factory=tuple)
+    cron_jobs: Sequence[CronJob] = field(default_factory=tuple)
 
 
 async def _drain(worker: Worker, grace: float) -> None:
@@ -87,6 +89,7 @@ async def serve(spec: WorkerSpec) -> None:
         while not stop.is_set():
             worker = Worker(
                 functions=list(spec.functions),
+                cron_jobs=list(spec.cron_jobs) or None,
                 queue_name=queue_name,
                 redis_settings=redis_settings(settings.redis_url),
                 ctx=ctx,

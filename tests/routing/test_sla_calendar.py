@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hijridate import Hijri
 
-from routing_service.sla.calendar import (
+from shared.sla.calendar import (
     RIYADH,
     CalendarError,
     WorkingCalendar,
