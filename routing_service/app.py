@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from routing_service.rules.endpoints import router as rules_router
 from routing_service.settings import RoutingSettings, get_settings
+from routing_service.statistics.endpoints import router as statistics_router
 from routing_service.workspace.endpoints import router as workspace_router
 from shared.db.database import Database
 from shared.db.session import create_engine, create_sessionmaker
@@ -22,4 +23,5 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     app.state.db = Database(create_sessionmaker(engine))
     app.include_router(workspace_router)
     app.include_router(rules_router)
+    app.include_router(statistics_router)
     return app

@@ -1,0 +1,1 @@
+"""Supervisor statistics: backlog, response times, targets met, breaches, satisfaction."""
