@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from devstack.ports import free_port
+from devstack.ports import free_ports
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,14 @@ def _uvicorn(module: str, port: int) -> tuple[str, ...]:
 
 
 def stack_processes(base_env: Mapping[str, str]) -> list[ProcessSpec]:
-    """Gateway, three APIs and three workers; internal ports are free ones unless configured."""
-    gateway_port = int(base_env.get("GATEWAY_PORT", "8000"))
-    intake_port = int(base_env.get("INTAKE_PORT") or free_port())
-    routing_port = int(base_env.get("ROUTING_PORT") or free_port())
-    notify_port = int(base_env.get("NOTIFY_PORT") or free_port())
+    """Gateway, three APIs and three workers; internal ports are free ones unless configured.
+
+    GATEWAY_PORT=0 picks a free port for the gateway too (tests)."""
+    spare = iter(free_ports(4))
+    gateway_port = int(base_env.get("GATEWAY_PORT", "8000")) or next(spare)
+    intake_port = int(base_env.get("INTAKE_PORT") or next(spare))
+    routing_port = int(base_env.get("ROUTING_PORT") or next(spare))
+    notify_port = int(base_env.get("NOTIFY_PORT") or next(spare))
     env = {
         **base_env,
         "GATEWAY_PORT": str(gateway_port),

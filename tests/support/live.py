@@ -48,9 +48,10 @@ class LiveStack:
 @contextmanager
 def live_stack(env: Mapping[str, str], log_dir: Path) -> Iterator[LiveStack]:
     """Start every process with `env`, wait until ready, stop them all afterwards."""
-    port = free_port()
-    full_env = current_env({**FAST_TEST_SETTINGS, **env, "GATEWAY_PORT": str(port)})
-    supervisor = Supervisor(stack_processes(full_env), log_dir=log_dir)
+    full_env = current_env({**FAST_TEST_SETTINGS, **env, "GATEWAY_PORT": "0"})
+    specs = stack_processes(full_env)
+    port = next(spec.port for spec in specs if spec.name == "gateway")
+    supervisor = Supervisor(specs, log_dir=log_dir)
     supervisor.start_all()
     try:
         supervisor.wait_ready(timeout=60)
@@ -170,3 +171,21 @@ class PrivateRedis:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def staff_sign_in(
+    client: httpx.Client, ledger: SmsLedger, username: str, password: str, phone: str
+) -> dict[str, str]:
+    """Staff sign-in through the live gateway, the code read from the SMS provider's ledger."""
+    seen = len(ledger.to(phone))
+    response = client.post(
+        "/v1/staff/auth/login", json={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    code = ledger.latest_code(phone, after=seen)
+    response = client.post(
+        "/v1/staff/auth/login/verify",
+        json={"challenge_id": response.json()["challenge_id"], "code": code},
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
