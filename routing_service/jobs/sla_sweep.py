@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from routing_service.routing.service import PRODUCER, least_loaded_officer
@@ -61,27 +61,31 @@ def _event(request: Request, kind: str, now: datetime, data: dict[str, object]) 
     )
 
 
+async def _watched(
+    session: AsyncSession, batch: int, *conditions: ColumnElement[bool]
+) -> list[tuple[Request, RequestAssignment | None]]:
+    """Open requests matching `conditions`, locked; rows another sweep holds are skipped."""
+    rows = await session.execute(
+        select(Request, RequestAssignment)
+        .outerjoin(RequestAssignment, RequestAssignment.request_id == Request.id)
+        .where(Request.status.in_(WATCHED), Request.breached_at.is_(None), *conditions)
+        .with_for_update(of=Request, skip_locked=True)
+        .limit(batch)
+    )
+    return [(row[0], row[1]) for row in rows.all()]
+
+
 async def _warn(session: AsyncSession, now: datetime, batch: int) -> int:
     """Tell the assigned officer that 80% of the current target's time has passed."""
-    rows = (
-        await session.execute(
-            select(Request, RequestAssignment)
-            .outerjoin(RequestAssignment, RequestAssignment.request_id == Request.id)
-            .where(
-                Request.status.in_(WATCHED),
-                Request.warned_at.is_(None),
-                Request.breached_at.is_(None),
-                or_(
-                    and_(
-                        Request.first_response_at.is_(None), Request.first_response_warn_at <= now
-                    ),
-                    and_(Request.first_response_at.is_not(None), Request.resolution_warn_at <= now),
-                ),
-            )
-            .with_for_update(of=Request, skip_locked=True)
-            .limit(batch)
-        )
-    ).all()
+    rows = await _watched(
+        session,
+        batch,
+        Request.warned_at.is_(None),
+        or_(
+            and_(Request.first_response_at.is_(None), Request.first_response_warn_at <= now),
+            and_(Request.first_response_at.is_not(None), Request.resolution_warn_at <= now),
+        ),
+    )
     for request, assignment in rows:
         request.warned_at = now
         due = (
@@ -109,22 +113,14 @@ async def _warn(session: AsyncSession, now: datetime, batch: int) -> int:
 
 async def _breach(session: AsyncSession, now: datetime, batch: int, reassign: bool) -> int:
     """Mark breaches, tell the department's supervisors, and reassign if configured."""
-    rows = (
-        await session.execute(
-            select(Request, RequestAssignment)
-            .outerjoin(RequestAssignment, RequestAssignment.request_id == Request.id)
-            .where(
-                Request.status.in_(WATCHED),
-                Request.breached_at.is_(None),
-                or_(
-                    and_(Request.first_response_at.is_(None), Request.first_response_due_at <= now),
-                    Request.resolution_due_at <= now,
-                ),
-            )
-            .with_for_update(of=Request, skip_locked=True)
-            .limit(batch)
-        )
-    ).all()
+    rows = await _watched(
+        session,
+        batch,
+        or_(
+            and_(Request.first_response_at.is_(None), Request.first_response_due_at <= now),
+            Request.resolution_due_at <= now,
+        ),
+    )
     for request, assignment in rows:
         request.breached_at = now
         target = "first_response" if request.first_response_at is None else "resolution"

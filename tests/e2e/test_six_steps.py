@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support import files
-from tests.support.live import LiveStack, live_stack, sign_in, wait_until
+from tests.support.live import LiveStack, sign_in, wait_until
 from tests.support.sms_receiver import SmsReceiver
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(
-    backing: Any, sms: SmsReceiver, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveStack]:
-    """The whole system, SMS going to the local receiver."""
-    env = {**backing.env(), "SMS_PROVIDER": "webhook", "SMS_WEBHOOK_URL": sms.url}
-    with live_stack(env, tmp_path_factory.mktemp("logs-six-steps")) as running:
-        yield running
+def stack(webhook_stack: LiveStack) -> LiveStack:
+    """The module's running system."""
+    return webhook_stack
 
 
 def test_resident_six_steps_through_the_gateway(stack: LiveStack, sms: SmsReceiver) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,20 +11,16 @@ from gateway.staff.bootstrap import ensure_admin
 from tests.conftest import run_sync
 from tests.support import files
 from tests.support.identities import mobile
-from tests.support.live import LiveStack, live_stack, sign_in, staff_sign_in, wait_until
+from tests.support.live import LiveStack, sign_in, staff_sign_in, wait_until
 from tests.support.sms_receiver import SmsReceiver
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(
-    backing: Any, sms: SmsReceiver, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveStack]:
-    """The whole system, SMS going to the local receiver."""
-    env = {**backing.env(), "SMS_PROVIDER": "webhook", "SMS_WEBHOOK_URL": sms.url}
-    with live_stack(env, tmp_path_factory.mktemp("logs-staff")) as running:
-        yield running
+def stack(webhook_stack: LiveStack) -> LiveStack:
+    """The module's running system."""
+    return webhook_stack
 
 
 def test_officer_works_a_request_to_resolution(
