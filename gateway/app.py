@@ -45,6 +45,7 @@ def create_app(
     *,
     intake_transport: httpx.AsyncBaseTransport | None = None,
     routing_transport: httpx.AsyncBaseTransport | None = None,
+    notify_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """Build the gateway; tests may pass a transport that reaches intake in-process."""
     settings = settings or get_settings()
@@ -65,6 +66,9 @@ def create_app(
     )
     routing = Forwarder(
         settings.routing_url, secret, timeout=settings.upstream_timeout, transport=routing_transport
+    )
+    notify = Forwarder(
+        settings.notify_url, secret, timeout=settings.upstream_timeout, transport=notify_transport
     )
     state = GatewayState(
         settings=settings,
@@ -95,6 +99,7 @@ def create_app(
         yield
         await intake.aclose()
         await routing.aclose()
+        await notify.aclose()
         await redis.aclose()
         await engine.dispose()
 
@@ -117,9 +122,12 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(staff_router)
 
-    async def public(request: Request) -> Response:
-        ip = client_ip(request, settings.trusted_proxy_hops)
-        return await intake.forward(request, None, client_ip=ip)
+    def public(upstream: Forwarder) -> Callable[[Request], Awaitable[Response]]:
+        async def forward(request: Request) -> Response:
+            ip = client_ip(request, settings.trusted_proxy_hops)
+            return await upstream.forward(request, None, client_ip=ip)
+
+        return forward
 
     def authenticated(upstream: Forwarder) -> Callable[[Request], Awaitable[Response]]:
         async def forward(request: Request) -> Response:
@@ -129,8 +137,13 @@ def create_app(
 
         return forward
 
-    app.add_api_route("/v1/catalog", public, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/v1/catalog", public(intake), methods=["GET"], include_in_schema=False)
+    # Providers' delivery receipts carry no token: notify checks their signature itself.
+    app.add_api_route(
+        "/v1/sms/receipts/{path:path}", public(notify), methods=["POST"], include_in_schema=False
+    )
     for prefix, upstream in (
+        ("/v1/staff/messages", notify),  # before /v1/staff, which is routing's
         ("/v1/requests", intake),
         ("/v1/staff", routing),
         ("/v1/admin", routing),
@@ -148,7 +161,7 @@ def create_app(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
 
-    merged = MergedOpenApi(own_schema, {"intake": intake, "routing": routing})
+    merged = MergedOpenApi(own_schema, {"intake": intake, "routing": routing, "notify": notify})
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:

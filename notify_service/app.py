@@ -1,12 +1,15 @@
-"""Notify API app factory (health now; delivery receipts and message queries come next)."""
+"""Notify API app factory: delivery receipts and the staff message log."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from notify_service.messages.endpoints import router as messages_router
+from notify_service.receipts.endpoints import router as receipts_router
 from notify_service.settings import NotifySettings, get_settings
 from notify_service.sms.templates import load_templates
-from shared.db.session import create_engine
+from shared.db.database import Database
+from shared.db.session import create_engine, create_sessionmaker
 from shared.logging import configure_logging
 from shared.service_app import create_service_app
 
@@ -17,4 +20,8 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     configure_logging("notify", level=settings.log_level, json=settings.log_json)
     load_templates(max_parts=settings.sms_max_parts)
     engine = create_engine(settings, application_name="notify")
-    return create_service_app(title="Tawasul notify service", settings=settings, engine=engine)
+    app = create_service_app(title="Tawasul notify service", settings=settings, engine=engine)
+    app.state.db = Database(create_sessionmaker(engine))
+    app.include_router(receipts_router)
+    app.include_router(messages_router)
+    return app

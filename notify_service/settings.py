@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from shared.settings import CommonSettings
 
@@ -13,8 +13,13 @@ from shared.settings import CommonSettings
 class NotifySettings(CommonSettings):
     """Settings of the notify API and workers."""
 
-    sms_provider: Literal["console", "webhook"] = Field(
-        default="console", description="console prints messages; webhook POSTs them."
+    sms_provider: Literal["console", "webhook", "unifonic", "twilio"] = Field(
+        default="console", description="The provider used when SMS_PROVIDERS is not set."
+    )
+    sms_providers: str | None = Field(
+        default=None,
+        description="Providers in order of preference, comma-separated (e.g. unifonic,twilio);"
+        " traffic fails over down the list.",
     )
     sms_webhook_url: str | None = Field(
         default=None, description="Where the webhook provider POSTs {to, body, id}."
@@ -25,6 +30,30 @@ class NotifySettings(CommonSettings):
     sms_sending_lease: float = Field(
         default=30.0, description="Seconds after which a 'sending' claim counts as abandoned."
     )
+    sms_sending_timeout: float = Field(
+        default=72 * 3600, description="Seconds without a receipt before 'temporary-failure'."
+    )
+    sms_failover_window: int = Field(default=60, description="Seconds of history for health.")
+    sms_failover_threshold: float = Field(default=0.5, description="Failure share that trips.")
+    sms_failover_min_volume: int = Field(default=10, description="Attempts before tripping.")
+    sms_failover_cooldown: int = Field(default=60, description="Seconds a tripped one rests.")
+    sms_callback_base_url: str | None = Field(
+        default=None, description="Public base URL for delivery receipts (https://api…)."
+    )
+    unifonic_base_url: str = Field(default="https://el.cloud.unifonic.com", description="API.")
+    unifonic_app_sid: SecretStr | None = Field(default=None, description="Unifonic AppSid.")
+    unifonic_sender_id: str = Field(default="Tawasul", description="Registered sender name.")
+    unifonic_receipt_token: SecretStr | None = Field(
+        default=None, description="Secret path segment of Unifonic's delivery-receipt URL."
+    )
+    twilio_base_url: str = Field(default="https://api.twilio.com", description="API.")
+    twilio_account_sid: str | None = Field(default=None, description="Twilio Account SID.")
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, description="Twilio auth token (also verifies its callbacks)."
+    )
+    twilio_sender: str | None = Field(
+        default=None, description="From number, or a Messaging Service SID (MG…)."
+    )
     sms_redrive_after: float = Field(
         default=60.0, description="Seconds before an unfinished SMS job is sent again."
     )
@@ -34,3 +63,9 @@ class NotifySettings(CommonSettings):
 def get_settings() -> NotifySettings:
     """Settings read once from the environment."""
     return NotifySettings()
+
+
+def provider_names(settings: NotifySettings) -> list[str]:
+    """The configured providers, in order of preference."""
+    raw = settings.sms_providers or settings.sms_provider
+    return [name.strip() for name in raw.split(",") if name.strip()]

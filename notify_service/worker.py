@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from arq.cron import cron
 from arq.worker import func
+from redis.asyncio import Redis
 
 from notify_service.jobs.deliver import send_otp, send_sms
+from notify_service.jobs.stuck import sweep_stuck
 from notify_service.settings import get_settings
-from notify_service.sms.providers import build_provider
+from notify_service.sms.providers.registry import build_pool
 from notify_service.sms.templates import load_templates
 from shared.queue.contract import Queue
 from shared.queue.runner import WorkerSpec, run
@@ -22,15 +25,22 @@ def spec(kind: str = "sms") -> WorkerSpec:
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["templates"] = templates
-        ctx["provider"] = build_provider(settings)
+        ctx["health_redis"] = Redis.from_url(
+            settings.redis_url, socket_connect_timeout=1, socket_timeout=2
+        )
+        ctx["pool"] = build_pool(settings, ctx["health_redis"])
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        await ctx["provider"].aclose()
+        await ctx["pool"].aclose()
+        await ctx["health_redis"].aclose()
 
     if kind == "otp":
-        queue, function, name = Queue.otp, send_otp, "otp-worker"
+        queue, function, name, crons = Queue.otp, send_otp, "otp-worker", []
     else:
         queue, function, name = Queue.notify, send_sms, "notify-worker"
+        crons = [
+            cron(sweep_stuck, name="sweep_stuck", minute=None, second=30, unique=True, timeout=120)
+        ]
     timeout = int(settings.sms_timeout) + 10
     return WorkerSpec(
         name=name,
@@ -42,6 +52,7 @@ def spec(kind: str = "sms") -> WorkerSpec:
         max_attempts=settings.sms_max_attempts + 5,
         on_startup=startup,
         on_shutdown=shutdown,
+        cron_jobs=crons,
     )
 
 

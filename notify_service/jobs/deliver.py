@@ -1,4 +1,9 @@
-"""send_sms / send_otp: one SMS per outbox row, claimed in Postgres, sent with no session open."""
+"""send_sms / send_otp: one SMS per outbox row, claimed in Postgres, sent with no session open.
+
+A claim that was left in `sending` without a recorded answer (the worker died mid-send) is in
+doubt: the provider that had it is asked first, where it can be asked, so a message the
+provider already holds is recorded, not sent twice.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notify_service.settings import NotifySettings
-from notify_service.sms.providers import Outcome, SendResult, SmsProvider
+from notify_service.sms.providers.base import Outcome, SendResult, SmsProvider
+from notify_service.sms.providers.pool import ProviderPool
 from notify_service.sms.templates import TemplateError, TemplateSet
 from shared.db.identity import Resident
 from shared.db.notify import Notification
@@ -21,23 +27,26 @@ from shared.queue.outbox import backoff_seconds, give_up, lock_pending, retry_la
 
 log = structlog.get_logger()
 
-FINAL = {"sent", "delivered", "permanent-failure", "technical-failure", "temporary-failure"}
+FINAL = {"delivered", "permanent-failure", "technical-failure", "temporary-failure"}
 SECRET_VALUES = ("code",)
 MASK = "••••••"
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A notification this run has the right to send."""
+    """A notification this run has the right to send, and what an earlier run left behind."""
 
     notification_id: uuid.UUID
     phone: str
     body: str
     attempts: int
+    provider: str
+    in_doubt_provider: str | None
+    in_doubt_since: datetime | None
 
 
 def localized(values: dict[str, Any], language: str) -> dict[str, str]:
-    """Pick each value's text in the resident's language when it comes in both."""
+    """Pick each value's text in the reader's language when it comes in both."""
     result: dict[str, str] = {}
     for key, value in values.items():
         if isinstance(value, dict):
@@ -63,7 +72,7 @@ def _scrub(message: OutboxMessage) -> None:
 
 
 async def _notification_for(
-    session: AsyncSession, message: OutboxMessage, templates: TemplateSet, settings: NotifySettings
+    session: AsyncSession, message: OutboxMessage, templates: TemplateSet
 ) -> tuple[Notification, str]:
     """The message's notification row (created on first run) and the text to send."""
     payload = message.payload
@@ -104,7 +113,7 @@ async def _claim(
     outbox_id: str,
     templates: TemplateSet,
     settings: NotifySettings,
-    provider: SmsProvider,
+    pool: ProviderPool,
 ) -> Claimed | None:
     """First transaction: decide whether this run sends, and mark the notification 'sending'."""
     async with sessions() as session, session.begin():
@@ -116,38 +125,47 @@ async def _claim(
             give_up(message, "one-time code expired before it could be sent")
             return None
         try:
-            notification, body = await _notification_for(session, message, templates, settings)
+            notification, body = await _notification_for(session, message, templates)
         except (TemplateError, KeyError, ValueError) as exc:
             give_up(message, f"cannot render: {exc}")
             return None
-        if notification.status in FINAL:
+        if notification.status in FINAL or notification.sent_at is not None:
             _scrub(message)
-            settle(message)
+            settle(message)  # the provider has it already; receipts will say the rest
             return None
         now = datetime.now(UTC)
-        lease = timedelta(seconds=settings.sms_sending_lease)
-        if (
-            notification.status == "sending"
-            and notification.claimed_at is not None
-            and notification.claimed_at > now - lease
-        ):
+        stale_before = now - timedelta(seconds=settings.sms_sending_lease)
+        in_doubt = notification.status == "sending" and notification.claimed_at is not None
+        if in_doubt and notification.claimed_at and notification.claimed_at > stale_before:
             return None  # another run is sending it right now; the relay will look again
         if notification.parts > settings.sms_max_parts or not notification.phone:
             notification.status = "permanent-failure"
             notification.last_error = "too long or no phone number"
             settle(message)
             return None
+        doubt_provider = notification.provider if in_doubt else None
+        doubt_since = notification.claimed_at if in_doubt else None
+        provider = await pool.choose()
         notification.status = "sending"
         notification.claimed_at = now
         notification.attempts += 1
         notification.provider = provider.name
-        return Claimed(notification.id, notification.phone, body, notification.attempts)
+        return Claimed(
+            notification.id,
+            notification.phone,
+            body,
+            notification.attempts,
+            provider.name,
+            doubt_provider,
+            doubt_since,
+        )
 
 
 async def _record(
     sessions: async_sessionmaker[AsyncSession],
     outbox_id: str,
     claimed: Claimed,
+    provider: SmsProvider,
     result: SendResult,
     settings: NotifySettings,
 ) -> str:
@@ -157,13 +175,18 @@ async def _record(
             Notification, claimed.notification_id, with_for_update=True
         )
         message = await lock_pending(session, outbox_id)
-        assert notification is not None
+        if notification is None:
+            return "missing"
         now = datetime.now(UTC)
+        notification.provider = provider.name
         if result.outcome is Outcome.accepted:
-            notification.status = "sent"
-            notification.sent_at = now
+            notification.sent_at = notification.sent_at or now
             notification.provider_reference = result.reference
             notification.last_error = None
+            if notification.status not in FINAL:  # a receipt may have come first
+                notification.status = "sending" if provider.has_receipts else "delivered"
+                if not provider.has_receipts:
+                    notification.delivered_at = now
         elif result.outcome is Outcome.rejected:
             notification.status = "permanent-failure"
             notification.last_error = result.error
@@ -171,11 +194,15 @@ async def _record(
             notification.status = "technical-failure"
             notification.last_error = result.error
         else:
-            notification.status = "created"
             notification.last_error = result.error
+            if result.outcome is Outcome.retry:
+                notification.status = "created"  # surely not sent: claim again freely
+            delay = backoff_seconds(claimed.attempts)
+            if result.outcome is Outcome.unknown:  # in doubt: ask before sending again
+                delay = max(delay, settings.sms_sending_lease + 1)
             if message is not None:
-                retry_later(message, result.error or "retry", backoff_seconds(claimed.attempts))
-            return "retry"
+                retry_later(message, result.error or "retry", delay)
+            return result.outcome.value
         if message is not None:
             _scrub(message)
             if notification.status == "technical-failure":
@@ -185,17 +212,43 @@ async def _record(
         return notification.status
 
 
+async def _resolve_doubt(
+    pool: ProviderPool, claimed: Claimed
+) -> tuple[SmsProvider, SendResult] | None:
+    """If an earlier run may have handed this message over, ask that provider first."""
+    previous = pool.get(claimed.in_doubt_provider)
+    if previous is None or claimed.in_doubt_since is None:
+        return None
+    answer = await previous.lookup(
+        str(claimed.notification_id), claimed.phone, claimed.body, claimed.in_doubt_since
+    )
+    if answer is not None and answer.outcome is Outcome.accepted:
+        log.info(
+            "notify.sms_found_at_provider",
+            notification_id=str(claimed.notification_id),
+            provider=previous.name,
+        )
+        return previous, answer
+    return None
+
+
 async def deliver(ctx: dict[str, Any], outbox_id: str) -> str:
     """arq job shared by the SMS and one-time-code queues."""
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     settings: NotifySettings = ctx["settings"]
-    provider: SmsProvider = ctx["provider"]
+    pool: ProviderPool = ctx["pool"]
     templates: TemplateSet = ctx["templates"]
-    claimed = await _claim(sessions, outbox_id, templates, settings, provider)
+    claimed = await _claim(sessions, outbox_id, templates, settings, pool)
     if claimed is None:
         return "skipped"
-    result = await provider.send(str(claimed.notification_id), claimed.phone, claimed.body)
-    outcome = await _record(sessions, outbox_id, claimed, result, settings)
+    found = await _resolve_doubt(pool, claimed)
+    if found is not None:
+        provider, result = found
+    else:
+        provider = pool.get(claimed.provider) or pool.providers[0]
+        result = await provider.send(str(claimed.notification_id), claimed.phone, claimed.body)
+        await pool.record(provider, result.outcome in (Outcome.accepted, Outcome.rejected))
+    outcome = await _record(sessions, outbox_id, claimed, provider, result, settings)
     log.info(
         "notify.sms_attempted",
         notification_id=str(claimed.notification_id),
@@ -206,7 +259,7 @@ async def deliver(ctx: dict[str, Any], outbox_id: str) -> str:
 
 
 async def send_sms(ctx: dict[str, Any], outbox_id: str) -> str:
-    """A status message to a resident."""
+    """A status message to a resident or a member of staff."""
     return await deliver(ctx, outbox_id)
 
 

@@ -15,7 +15,11 @@ class Notification(Base):
     """One SMS for one event; `idempotency_key` (the event) makes a second send impossible."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_status_updated", "status", "updated_at"),)
+    __table_args__ = (
+        Index("ix_notifications_status_updated", "status", "updated_at"),
+        Index("ix_notifications_phone_created", "phone", "created_at"),
+        Index("ix_notifications_provider_reference", "provider", "provider_reference"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
@@ -36,5 +40,6 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

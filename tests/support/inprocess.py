@@ -18,9 +18,11 @@ from gateway.settings import GatewaySettings
 from gateway.staff.bootstrap import ensure_admin
 from intake_service.app import create_app as create_intake
 from intake_service.settings import IntakeSettings
+from notify_service.app import create_app as create_notify
 from notify_service.jobs.deliver import send_otp, send_sms
 from notify_service.settings import NotifySettings
-from notify_service.sms.providers import WebhookProvider
+from notify_service.sms.providers.pool import ProviderPool
+from notify_service.sms.providers.simple import WebhookProvider
 from notify_service.sms.templates import load_templates
 from routing_service.app import create_app as create_routing
 from routing_service.jobs.route_request import route_request
@@ -29,7 +31,11 @@ from shared.db.session import create_engine, create_sessionmaker
 from shared.queue.connections import create_arq_redis, deserialize, redis_settings, serialize
 from shared.queue.contract import Queue, arq_queue_name
 from shared.queue.relay import relay_once
+from tests.support.fake_providers import AUTH_TOKEN
 from tests.support.identities import mobile, national_id
+
+RECEIPT_BASE = "https://api.tawasul.test"
+UNIFONIC_RECEIPT_TOKEN = "unifonic-receipt-secret"
 
 QUEUE_FUNCTIONS = {
     Queue.routing: [func(route_request, name="route_request")],
@@ -102,14 +108,21 @@ class InProcessStack:
             api_per_principal_per_minute=100000,
         )
         self.notify_settings = NotifySettings(
-            **common, sms_provider="webhook", sms_webhook_url=sms_url
+            **common,
+            sms_provider="webhook",
+            sms_webhook_url=sms_url,
+            sms_callback_base_url=RECEIPT_BASE,
+            twilio_auth_token=AUTH_TOKEN,
+            unifonic_receipt_token=UNIFONIC_RECEIPT_TOKEN,
         )
         self.intake = create_intake(self.intake_settings)
         self.routing = create_routing(RoutingSettings(**common))
+        self.notify = create_notify(self.notify_settings)
         self.gateway = create_gateway(
             self.gateway_settings,
             intake_transport=httpx.ASGITransport(app=self.intake),
             routing_transport=httpx.ASGITransport(app=self.routing),
+            notify_transport=httpx.ASGITransport(app=self.notify),
         )
         self._engine = create_engine(self.intake_settings, application_name="tests")
         self.sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(self._engine)
@@ -118,13 +131,14 @@ class InProcessStack:
     async def __aenter__(self) -> InProcessStack:
         await self._stack.enter_async_context(self.intake.router.lifespan_context(self.intake))
         await self._stack.enter_async_context(self.routing.router.lifespan_context(self.routing))
+        await self._stack.enter_async_context(self.notify.router.lifespan_context(self.notify))
         await self._stack.enter_async_context(self.gateway.router.lifespan_context(self.gateway))
         self.redis = create_arq_redis(self.backing.redis_url, default_queue_name="unused")
         self.provider = WebhookProvider(self.sms_url, timeout=5)
         self.ctx: dict[str, Any] = {
             "sessions": self.sessions,
             "settings": self.notify_settings,
-            "provider": self.provider,
+            "pool": ProviderPool([self.provider], None, prefix=self.backing.prefix),
             "templates": load_templates(),
         }
         return self

@@ -1,0 +1,1 @@
+"""Delivery receipts from SMS providers, authenticated, moving statuses only forward."""

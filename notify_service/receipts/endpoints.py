@@ -1,0 +1,94 @@
+"""/v1/sms/receipts/*: providers' delivery callbacks; a forged one changes nothing (403)."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from notify_service.receipts import service
+from notify_service.settings import NotifySettings
+from shared.db.database import Database
+from shared.errors import Forbidden, NotFound
+
+router = APIRouter(prefix="/v1/sms/receipts", tags=["delivery receipts"])
+
+
+class InvalidSignature(Forbidden):
+    """The callback is not signed by the provider we configured."""
+
+    code = "invalid_signature"
+    message_en = "The callback signature is not valid."
+    message_ar = "توقيع الاستدعاء غير صالح."
+
+
+def _settings(request: Request) -> NotifySettings:
+    settings: NotifySettings = request.app.state.settings
+    return settings
+
+
+async def _record(request: Request, provider: str, **fields: Any) -> dict[str, str]:
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
+        outcome = await service.apply_receipt(
+            session, provider=provider, now=datetime.now(UTC), **fields
+        )
+    return {"result": outcome}
+
+
+@router.post("/twilio", summary="Twilio status callback (X-Twilio-Signature checked)")
+async def twilio_receipt(request: Request) -> dict[str, str]:
+    """Form fields MessageSid, MessageStatus, ErrorCode; our ID rides in the `n` query."""
+    settings = _settings(request)
+    if not (settings.twilio_auth_token and settings.sms_callback_base_url):
+        raise NotFound()
+    form = {key: str(value) for key, value in (await request.form()).items()}
+    url = settings.sms_callback_base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    expected = service.twilio_signature(settings.twilio_auth_token.get_secret_value(), url, form)
+    given = request.headers.get("x-twilio-signature", "")
+    if not hmac.compare_digest(expected, given):
+        raise InvalidSignature()
+    return await _record(
+        request,
+        "twilio",
+        notification_id=request.query_params.get("n"),
+        reference=form.get("MessageSid") or form.get("SmsSid"),
+        status=service.twilio_status(form.get("MessageStatus", ""), form.get("ErrorCode")),
+        error=f"twilio {form.get('ErrorCode')}" if form.get("ErrorCode") else None,
+    )
+
+
+def _field(data: dict[str, Any], *names: str) -> str | None:
+    lowered = {key.lower(): value for key, value in data.items()}
+    for name in names:
+        value = lowered.get(name.lower())
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+@router.post("/unifonic/{token}", summary="Unifonic delivery report (secret URL checked)")
+async def unifonic_receipt(token: str, request: Request) -> dict[str, str]:
+    """JSON or form; CorrelationID is our notification ID."""
+    settings = _settings(request)
+    secret = settings.unifonic_receipt_token
+    if secret is None or not hmac.compare_digest(token, secret.get_secret_value()):
+        raise InvalidSignature()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        data = await request.json()
+        data = data if isinstance(data, dict) else {}
+    else:
+        data = dict(await request.form())
+    error_code = _field(data, "errorCode", "ErrorCode")
+    return await _record(
+        request,
+        "unifonic",
+        notification_id=_field(data, "correlationId", "CorrelationID"),
+        reference=_field(data, "messageId", "MessageID"),
+        status=service.unifonic_status(_field(data, "status", "Status") or "", error_code),
+        error=f"unifonic {error_code}" if error_code else None,
+    )

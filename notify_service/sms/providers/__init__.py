@@ -1,0 +1,1 @@
+"""SMS providers behind one interface, and the pool that fails over between them."""
