@@ -110,7 +110,7 @@ async def test_relay_keeps_rows_when_redis_is_unreachable(stack: Any) -> None:
         await relay_once(
             stack.sessions,
             dead_redis,
-            prefix=stack.backing.prefix,
+            prefix=stack.prefix,
             queues=["routing"],
             redrive_after=60,
             max_attempts=25,
@@ -141,7 +141,7 @@ async def test_a_row_sent_too_many_times_is_parked_dead(stack: Any) -> None:
     moved = await relay_once(
         stack.sessions,
         stack.redis,
-        prefix=stack.backing.prefix,
+        prefix=stack.prefix,
         queues=["routing"],
         redrive_after=60,
         max_attempts=25,

@@ -81,11 +81,14 @@ class InProcessStack:
     def __init__(self, backing: Any, sms_url: str) -> None:
         self.backing = backing
         self.sms_url = sms_url
+        # Its own queues under the run's prefix: jobs a killed e2e worker left behind in the
+        # shared queues must not hold up these burst workers (clean-up still covers both).
+        self.prefix = f"{backing.prefix}:inproc"
         common = {
             "environment": "test",
             "database_url": backing.database_url,
             "redis_url": backing.redis_url,
-            "queue_prefix": backing.prefix,
+            "queue_prefix": self.prefix,
             "log_json": True,
         }
         self.intake_settings = IntakeSettings(
@@ -138,7 +141,7 @@ class InProcessStack:
         self.ctx: dict[str, Any] = {
             "sessions": self.sessions,
             "settings": self.notify_settings,
-            "pool": ProviderPool([self.provider], None, prefix=self.backing.prefix),
+            "pool": ProviderPool([self.provider], None, prefix=self.prefix),
             "templates": load_templates(),
         }
         return self
@@ -159,7 +162,7 @@ class InProcessStack:
     async def _run_worker(self, queue: Queue) -> None:
         worker = Worker(
             functions=QUEUE_FUNCTIONS[queue],
-            queue_name=arq_queue_name(self.backing.prefix, queue),
+            queue_name=arq_queue_name(self.prefix, queue),
             redis_settings=redis_settings(self.backing.redis_url),
             ctx=self.ctx,
             burst=True,
@@ -182,7 +185,7 @@ class InProcessStack:
                 moved += await relay_once(
                     self.sessions,
                     self.redis,
-                    prefix=self.backing.prefix,
+                    prefix=self.prefix,
                     queues=[queue.value],
                     redrive_after=60,
                     max_attempts=25,

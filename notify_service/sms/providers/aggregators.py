@@ -14,6 +14,7 @@ from notify_service.sms.providers.base import Outcome, SendResult
 UNIFONIC_PERMANENT = {"ER-02", "ER-03", "ER-04", "ER-05", "ER-06", "ER-07"}
 UNIFONIC_DUPLICATE = "ER-09"  # the same message is already with them: count it as accepted
 # Twilio error codes for a destination that can never receive this message.
+LOOKUP_PAGES = 10  # a phone with over 1,000 messages in two days is not ours to reconcile
 TWILIO_PERMANENT = {21211, 21214, 21217, 21219, 21401, 21407, 21408, 21610, 21612, 21614}
 
 
@@ -106,7 +107,8 @@ class TwilioProvider:
         callback_url: str | None,
         timeout: float,
     ) -> None:
-        self._messages = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._base = base_url.rstrip("/")
+        self._messages = f"{self._base}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._sender = sender
         self._callback = callback_url
         self._timeout = timeout
@@ -139,18 +141,20 @@ class TwilioProvider:
     ) -> SendResult | None:
         """Ask Twilio for messages to `to` since the claim; the same body means it has ours."""
         day = (since - timedelta(days=1)).date().isoformat()
-        answer = await _call(
-            self._client,
-            self._timeout,
-            "GET",
-            self._messages,
-            params={"To": to, "DateSent>": day, "PageSize": "100"},
-        )
-        if isinstance(answer, SendResult) or not answer.is_success:
-            return None
-        for message in answer.json().get("messages", []):
-            if message.get("body") == body:
-                return SendResult(Outcome.accepted, reference=str(message.get("sid")))
+        url: str | None = self._messages
+        params: dict[str, str] | None = {"To": to, "DateSent>": day, "PageSize": "100"}
+        for _ in range(LOOKUP_PAGES):
+            if url is None:
+                break
+            answer = await _call(self._client, self._timeout, "GET", url, params=params)
+            if isinstance(answer, SendResult) or not answer.is_success:
+                return None  # cannot ask now: the caller decides
+            page = answer.json()
+            for message in page.get("messages", []):
+                if message.get("body") == body:
+                    return SendResult(Outcome.accepted, reference=str(message.get("sid")))
+            next_uri = page.get("next_page_uri")
+            url, params = (self._base + next_uri, None) if next_uri else (None, None)
         return SendResult(Outcome.retry, error="not found at provider")
 
     async def aclose(self) -> None:
