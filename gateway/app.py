@@ -19,6 +19,8 @@ from gateway.auth.tokens import TokenIssuer, load_private_key
 from gateway.deps import GatewayState, client_ip
 from gateway.guard import Guard
 from gateway.openapi import MergedOpenApi
+from gateway.partners.audit import audit_partner_call
+from gateway.partners.endpoints import router as partners_router
 from gateway.proxy import Forwarder
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings, get_settings
@@ -26,6 +28,7 @@ from gateway.staff.endpoints import router as staff_router
 from shared.db.session import create_engine, create_sessionmaker
 from shared.errors import install_error_handlers
 from shared.http import BodyLimitMiddleware, RequestContextMiddleware, health_router
+from shared.identity import PrincipalKind
 from shared.logging import configure_logging
 from shared.service_app import database_check
 
@@ -121,6 +124,7 @@ def create_app(
     app.include_router(health_router({"database": database_check(engine), "redis": redis_ready}))
     app.include_router(auth_router)
     app.include_router(staff_router)
+    app.include_router(partners_router)
 
     def public(upstream: Forwarder) -> Callable[[Request], Awaitable[Response]]:
         async def forward(request: Request) -> Response:
@@ -133,7 +137,10 @@ def create_app(
         async def forward(request: Request) -> Response:
             claims = await state.guard.authenticate(request.headers.get("authorization"))
             ip = client_ip(request, settings.trusted_proxy_hops)
-            return await upstream.forward(request, claims.identity, client_ip=ip)
+            response = await upstream.forward(request, claims.identity, client_ip=ip)
+            if claims.identity.kind is PrincipalKind.partner:
+                await audit_partner_call(state, claims.identity, request, response, ip)
+            return response
 
         return forward
 
@@ -144,6 +151,7 @@ def create_app(
     )
     for prefix, upstream in (
         ("/v1/staff/messages", notify),  # before /v1/staff, which is routing's
+        ("/v1/partner", intake),
         ("/v1/requests", intake),
         ("/v1/staff", routing),
         ("/v1/admin", routing),

@@ -56,7 +56,7 @@ class Guard:
             return claims
         if int(revoked):
             raise InvalidAccessToken()
-        if int(count) > self._per_minute:
+        if int(count) > (claims.rate_limit or self._per_minute):
             retry = 60 - int(time.time()) % 60
             raise TooManyRequests(headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
         return claims

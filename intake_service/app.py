@@ -8,6 +8,7 @@ from intake_service.catalog.endpoints import router as catalog_router
 from intake_service.catalog.service import CatalogCache
 from intake_service.documents.endpoints import router as documents_router
 from intake_service.documents.storage import DocumentStore
+from intake_service.partner.endpoints import router as partner_router
 from intake_service.requests.endpoints import router as requests_router
 from intake_service.settings import IntakeSettings, get_settings
 from shared.db.database import Database
@@ -41,5 +42,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.include_router(catalog_router)
     app.include_router(requests_router)
     app.include_router(documents_router)
+    app.include_router(partner_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_document_bytes + 1024 * 1024)
     return app

@@ -29,6 +29,7 @@ class AccessClaims:
     identity: Identity
     session_id: str
     expires_at: int
+    rate_limit: int | None = None
 
 
 def load_private_key(pem: bytes | None) -> Ed25519PrivateKey:
@@ -60,7 +61,7 @@ class TokenIssuer:
         self.audience = audience
         self.ttl = ttl
 
-    def issue(self, identity: Identity, session_id: str) -> str:
+    def issue(self, identity: Identity, session_id: str, *, rate_limit: int | None = None) -> str:
         """A signed token carrying who the caller is and which session it belongs to."""
         now = int(time.time())
         claims: dict[str, object] = {
@@ -80,6 +81,10 @@ class TokenIssuer:
             claims["rol"] = list(identity.roles)
         if identity.departments:
             claims["dep"] = list(identity.departments)
+        if identity.scopes:
+            claims["scp"] = list(identity.scopes)
+        if rate_limit is not None:
+            claims["rlm"] = rate_limit
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> AccessClaims:
@@ -105,10 +110,12 @@ class TokenIssuer:
                 language=str(claims.get("lng", "ar")),
                 roles=tuple(claims.get("rol", ())),
                 departments=tuple(claims.get("dep", ())),
+                scopes=tuple(claims.get("scp", ())),
             )
-        except (KeyError, ValueError) as exc:
+            rate_limit = int(claims["rlm"]) if "rlm" in claims else None
+        except (KeyError, ValueError, TypeError) as exc:
             raise InvalidToken("bad claims") from exc
-        return AccessClaims(identity, str(claims["sid"]), int(claims["exp"]))
+        return AccessClaims(identity, str(claims["sid"]), int(claims["exp"]), rate_limit)
 
 
 def new_refresh_token() -> tuple[str, bytes]:

@@ -11,8 +11,17 @@ from intake_service.documents import service
 from intake_service.documents.errors import DocumentTooLarge
 from intake_service.documents.storage import DocumentStore
 from intake_service.requests.schemas import DocumentOut
+from intake_service.settings import IntakeSettings
 
 router = APIRouter(prefix="/v1/requests", tags=["documents"])
+
+
+async def read_upload(file: UploadFile, settings: IntakeSettings) -> bytes:
+    """The upload's bytes, refused past the size limit without reading further."""
+    data = await file.read(settings.max_document_bytes + 1)
+    if len(data) > settings.max_document_bytes:
+        raise DocumentTooLarge(settings.max_document_bytes)
+    return data
 
 
 @router.post(
@@ -30,9 +39,7 @@ async def upload_document(
     settings: Settings,
 ) -> DocumentOut:
     """The type comes from the file's magic bytes, not its name or declared type."""
-    data = await file.read(settings.max_document_bytes + 1)
-    if len(data) > settings.max_document_bytes:
-        raise DocumentTooLarge(settings.max_document_bytes)
+    data = await read_upload(file, settings)
     store: DocumentStore = request.app.state.store
     document = await service.attach(
         db,

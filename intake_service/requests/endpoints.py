@@ -12,6 +12,7 @@ from intake_service.deps import DB, Resident
 from intake_service.requests import service
 from intake_service.requests.schemas import (
     CreateRequestIn,
+    EditDraftIn,
     RatingIn,
     RequestOut,
     RequestPageOut,
@@ -118,5 +119,17 @@ async def rate(request_id: uuid.UUID, body: RatingIn, resident: Resident, db: DB
     async with db.transaction() as session:
         request = await service.rate(
             session, uuid.UUID(resident.subject), request_id, body.score, body.comment
+        )
+        return await service.detail(session, request)
+
+
+@router.patch("/{request_id}", response_model=RequestOut, summary="Edit a draft's description")
+async def edit_draft(
+    request_id: uuid.UUID, body: EditDraftIn, resident: Resident, db: DB
+) -> RequestOut:
+    """Only drafts can be edited; a hand-off draft needs its description before submission."""
+    async with db.transaction() as session:
+        request = await service.edit_draft(
+            session, uuid.UUID(resident.subject), request_id, body.description
         )
         return await service.detail(session, request)

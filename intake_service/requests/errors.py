@@ -42,3 +42,12 @@ class InvalidIdempotencyKey(AppError):
 
 
 InvalidCursor = pagination.InvalidCursor
+
+
+class DescriptionRequired(AppError):
+    """A request cannot be submitted without saying what is needed."""
+
+    status = 422
+    code = "description_required"
+    message_en = "Please describe what you need before submitting."
+    message_ar = "يرجى وصف ما تحتاجه قبل إرسال الطلب."

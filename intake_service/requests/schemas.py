@@ -11,6 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MAX_DESCRIPTION = 4000
 
 
+def clean_description(value: str) -> str:
+    """Trim, and refuse text that is empty or carries control characters."""
+    text = value.strip()
+    if not text:
+        raise ValueError("description must not be blank")
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in text):
+        raise ValueError("description must not contain control characters")
+    return text
+
+
 class CreateRequestIn(BaseModel):
     """A new draft: which department and service, and what the resident needs."""
 
@@ -24,16 +34,7 @@ class CreateRequestIn(BaseModel):
         description="What the resident needs, in Arabic or English (up to 4,000 characters).",
     )
 
-    @field_validator("description")
-    @classmethod
-    def _clean_description(cls, value: str) -> str:
-        """Trim, and refuse text that is empty or carries control characters."""
-        text = value.strip()
-        if not text:
-            raise ValueError("description must not be blank")
-        if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in text):
-            raise ValueError("description must not contain control characters")
-        return text
+    _clean = field_validator("description")(clean_description)
 
 
 class RespondIn(BaseModel):
@@ -42,6 +43,16 @@ class RespondIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+
+
+class EditDraftIn(BaseModel):
+    """A draft's new description."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+
+    _clean = field_validator("description")(clean_description)
 
 
 class WithdrawIn(BaseModel):
@@ -135,6 +146,9 @@ class RequestOut(BaseModel):
     submitted_at: datetime | None
     updated_at: datetime
     rating: int | None = None
+    origin: dict[str, Any] | None = Field(
+        default=None, description="The failed e-service transaction this request came from."
+    )
 
 
 class RequestPageOut(BaseModel):

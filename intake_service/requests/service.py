@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intake_service.catalog.repository import active_service
 from intake_service.requests import repository
 from intake_service.requests.errors import (
+    DescriptionRequired,
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
     RequestNotFound,
@@ -32,7 +33,7 @@ from shared import pagination
 from shared.db.requests import IdempotencyKey, Request
 from shared.queue.contract import Job
 from shared.queue.outbox import owe
-from shared.request_status import Action, Status, label, next_status
+from shared.request_status import Action, InvalidTransition, Status, label, next_status
 from shared.workflow import transition
 
 RIYADH = timezone(timedelta(hours=3))
@@ -127,6 +128,8 @@ async def submit(session: AsyncSession, resident_id: uuid.UUID, request_id: uuid
     """Submit a draft: reference, timeline event, and routing plus an SMS owed, in one commit."""
     request = await owned_or_404(session, resident_id, request_id, lock=True)
     next_status(Action.submit, request.status)  # 409 before any reference is spent
+    if not request.description.strip():
+        raise DescriptionRequired()
     if await active_service(session, request.department_code, request.service_code) is None:
         raise UnknownService()
     now = datetime.now(UTC)
@@ -220,6 +223,7 @@ async def detail(session: AsyncSession, request: Request) -> RequestOut:
         submitted_at=request.submitted_at,
         updated_at=request.updated_at,
         rating=request.rating,
+        origin=origin_of(request),
     )
 
 
@@ -270,3 +274,29 @@ async def rate(
     request.rated_at = now
     await session.flush()
     return request
+
+
+async def edit_draft(
+    session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.UUID, description: str
+) -> Request:
+    """Change a draft's description (a hand-off draft arrives without one)."""
+    request = await owned_or_404(session, resident_id, request_id, lock=True)
+    if request.status != Status.draft.value:
+        raise InvalidTransition(request.status, "edit")
+    request.description = description
+    request.version += 1
+    request.updated_at = datetime.now(UTC)
+    await session.flush()
+    return request
+
+
+def origin_of(request: Request) -> dict[str, object] | None:
+    """The failed e-service a hand-off came from, if any."""
+    if request.origin_service is None:
+        return None
+    return {
+        "service": request.origin_service,
+        "error_code": request.origin_error_code,
+        "transaction_reference": request.origin_reference,
+        "data": request.origin_data or {},
+    }

@@ -7,11 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from sqlalchemy import select
+from pydantic import BaseModel
+from sqlalchemy import func, select
 
 from routing_service.deps import DB, Staff
 from routing_service.statistics import service
 from shared.db.catalog import Department
+from shared.db.requests import Request
 from shared.errors import AppError, Forbidden
 
 router = APIRouter(prefix="/v1/staff", tags=["statistics"])
@@ -66,3 +68,53 @@ async def statistics(
             headers={"Content-Disposition": f'attachment; filename="statistics-{start}-{end}.csv"'},
         )
     return result
+
+
+class OriginCount(BaseModel):
+    """How many requests came from one failing e-service with one error code."""
+
+    origin_service: str
+    origin_error_code: str | None
+    requests: int
+    submitted: int
+
+
+@router.get(
+    "/statistics/origins",
+    response_model=list[OriginCount],
+    summary="Requests handed off by failing e-services, by service and error code",
+)
+async def origins(
+    staff: Staff,
+    db: DB,
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to", description="Exclusive.")],
+) -> list[OriginCount]:
+    """Recurring failures made visible: hand-offs created in [from, to) in the caller's scope."""
+    if not staff.supervises:
+        raise Forbidden()
+    if end <= start or end - start > timedelta(days=MAX_DAYS):
+        raise InvalidPeriod()
+    query = (
+        select(
+            Request.origin_service,
+            Request.origin_error_code,
+            func.count(),
+            func.count(Request.submitted_at),
+        )
+        .where(
+            Request.origin_service.is_not(None),
+            Request.created_at >= datetime.combine(start, time(), tzinfo=UTC),
+            Request.created_at < datetime.combine(end, time(), tzinfo=UTC),
+        )
+        .group_by(Request.origin_service, Request.origin_error_code)
+        .order_by(func.count().desc())
+    )
+    if not staff.is_admin:
+        query = query.where(Request.department_code.in_(sorted(staff.departments)))
+    async with db.read() as session:
+        rows = (await session.execute(query)).all()
+    return [
+        OriginCount(origin_service=r[0], origin_error_code=r[1], requests=r[2], submitted=r[3])
+        for r in rows
+    ]

@@ -59,6 +59,16 @@ async def _full(session: AsyncSession, request: Request) -> StaffRequestOut:
         first_response_at=request.first_response_at,
         resolved_at=request.resolved_at,
         rating=request.rating,
+        origin=(
+            {
+                "service": request.origin_service,
+                "error_code": request.origin_error_code,
+                "transaction_reference": request.origin_reference,
+                "data": request.origin_data or {},
+            }
+            if request.origin_service
+            else None
+        ),
         documents=[StaffDocumentOut.model_validate(d) for d in documents],
         timeline=[
             StaffEventOut(

@@ -119,5 +119,6 @@ class StaffRequestOut(QueueItemOut):
     first_response_at: datetime | None
     resolved_at: datetime | None
     rating: int | None
+    origin: dict[str, Any] | None = None
     documents: list[StaffDocumentOut]
     timeline: list[StaffEventOut]

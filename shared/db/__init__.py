@@ -5,6 +5,7 @@ from shared.db.catalog import Agency, Department, DocumentType, ServiceType
 from shared.db.identity import OtpChallenge, RefreshToken, Resident, Staff, StaffDepartment
 from shared.db.notify import Notification
 from shared.db.outbox import OutboxMessage
+from shared.db.partners import PartnerAudit, PartnerClient, PartnerSecret
 from shared.db.requests import Document, IdempotencyKey, Request, RequestEvent
 from shared.db.routing import OfficerDuty, RequestAssignment, RoutingRule
 
@@ -19,6 +20,9 @@ __all__ = [
     "OfficerDuty",
     "OtpChallenge",
     "OutboxMessage",
+    "PartnerAudit",
+    "PartnerClient",
+    "PartnerSecret",
     "RefreshToken",
     "Request",
     "RequestAssignment",

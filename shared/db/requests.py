@@ -64,6 +64,14 @@ class Request(Base):
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None]
+    # Who filed it for the resident (a partner system), and the failed e-service it came from.
+    partner_client_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("partner_clients.id"), index=True
+    )
+    origin_service: Mapped[str | None] = mapped_column(String(64))
+    origin_error_code: Mapped[str | None] = mapped_column(String(64))
+    origin_reference: Mapped[str | None] = mapped_column(String(128))
+    origin_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app as create_gateway
+from gateway.auth.tokens import load_private_key, private_key_pem
 from gateway.settings import GatewaySettings
 from gateway.staff.bootstrap import ensure_admin
 from intake_service.app import create_app as create_intake
@@ -102,6 +103,8 @@ class InProcessStack:
         self.gateway_settings = GatewaySettings(
             **common,
             intake_url="http://intake",
+            # One key, as every replica of a real deployment shares.
+            jwt_private_key=private_key_pem(load_private_key(None)).decode(),
             argon2_memory_kib=1024,
             argon2_time_cost=1,
             otp_sends_per_phone_per_hour=1000,

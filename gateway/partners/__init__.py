@@ -1,0 +1,1 @@
+"""Partner government systems: OAuth2 client credentials, scopes, rotation, audit."""

@@ -1,0 +1,1 @@
+"""The partner API: filing and following requests on behalf of residents."""
