@@ -61,6 +61,9 @@ def stack_processes(base_env: Mapping[str, str]) -> list[ProcessSpec]:
         ProcessSpec("routing-worker", (python, "-m", "routing_service.worker"), None, env),
         ProcessSpec("notify-worker", (python, "-m", "notify_service.worker", "sms"), None, env),
         ProcessSpec("otp-worker", (python, "-m", "notify_service.worker", "otp"), None, env),
+        ProcessSpec(
+            "webhook-worker", (python, "-m", "notify_service.worker", "webhooks"), None, env
+        ),
         ProcessSpec("gateway", _uvicorn("gateway.app", gateway_port), gateway_port, env),
     ]
 

@@ -151,6 +151,8 @@ def create_app(
     )
     for prefix, upstream in (
         ("/v1/staff/messages", notify),  # before /v1/staff, which is routing's
+        ("/v1/partner/webhooks", notify),  # before /v1/partner, which is intake's
+        ("/v1/admin/webhooks", notify),  # before /v1/admin, which is routing's
         ("/v1/partner", intake),
         ("/v1/requests", intake),
         ("/v1/staff", routing),

@@ -9,6 +9,8 @@ from pydantic import Field, SecretStr
 
 from shared.settings import CommonSettings
 
+DEV_WEBHOOK_KEY = "dev-only-webhook-key-change-me"
+
 
 class NotifySettings(CommonSettings):
     """Settings of the notify API and workers."""
@@ -54,6 +56,17 @@ class NotifySettings(CommonSettings):
     twilio_sender: str | None = Field(
         default=None, description="From number, or a Messaging Service SID (MG…)."
     )
+    webhook_signing_key: SecretStr = Field(
+        default=SecretStr(DEV_WEBHOOK_KEY),
+        description="Master key from which each webhook's signing secret is derived.",
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False, description="Allow webhook URLs on private addresses (tests only)."
+    )
+    webhook_retry_window: float = Field(
+        default=86_400, description="Seconds a failing delivery is retried before it is dead."
+    )
+    webhook_timeout: float = Field(default=10.0, description="Seconds one delivery may take.")
     sms_redrive_after: float = Field(
         default=60.0, description="Seconds before an unfinished SMS job is sent again."
     )
@@ -63,6 +76,15 @@ class NotifySettings(CommonSettings):
 def get_settings() -> NotifySettings:
     """Settings read once from the environment."""
     return NotifySettings()
+
+
+def check_production(settings: NotifySettings) -> None:
+    """Refuse the development webhook key outside development and tests."""
+    if (
+        settings.environment.value == "production"
+        and settings.webhook_signing_key.get_secret_value() == DEV_WEBHOOK_KEY
+    ):
+        raise ValueError("WEBHOOK_SIGNING_KEY must be set in production")
 
 
 def provider_names(settings: NotifySettings) -> list[str]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import httpx
 from arq.cron import cron
 from arq.worker import func
 from redis.asyncio import Redis
 
 from notify_service.jobs.deliver import send_otp, send_sms
 from notify_service.jobs.stuck import sweep_stuck
-from notify_service.settings import get_settings
+from notify_service.jobs.webhooks import deliver_webhook, fan_out_event
+from notify_service.settings import NotifySettings, get_settings
 from notify_service.sms.providers.registry import build_pool
 from notify_service.sms.templates import load_templates
 from shared.queue.contract import Queue
@@ -34,6 +36,8 @@ def spec(kind: str = "sms") -> WorkerSpec:
         await ctx["pool"].aclose()
         await ctx["health_redis"].aclose()
 
+    if kind == "webhooks":
+        return _webhook_spec(settings)
     if kind == "otp":
         queue, function, name, crons = Queue.otp, send_otp, "otp-worker", []
     else:
@@ -56,8 +60,40 @@ def spec(kind: str = "sms") -> WorkerSpec:
     )
 
 
+def _webhook_spec(settings: NotifySettings) -> WorkerSpec:
+    """Partner webhooks on their own queue, so a slow receiver never holds up an SMS."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["webhook_client"] = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.webhook_timeout, connect=3.0), follow_redirects=False
+        )
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["webhook_client"].aclose()
+
+    return WorkerSpec(
+        name="webhook-worker",
+        queue=Queue.webhooks,
+        functions=[
+            func(fan_out_event, name="fan_out_event", timeout=30, max_tries=3),
+            func(
+                deliver_webhook,
+                name="deliver_webhook",
+                timeout=int(settings.webhook_timeout) + 10,
+                max_tries=3,
+            ),
+        ],
+        settings=settings,
+        max_jobs=50,
+        redrive_after=settings.sms_redrive_after,
+        max_attempts=10_000,  # the day-long retry window decides, not a count
+        on_startup=startup,
+        on_shutdown=shutdown,
+    )
+
+
 if __name__ == "__main__":
     kind = sys.argv[1] if len(sys.argv) > 1 else "sms"
-    if kind not in {"sms", "otp"}:
-        raise SystemExit("usage: python -m notify_service.worker [sms|otp]")
+    if kind not in {"sms", "otp", "webhooks"}:
+        raise SystemExit("usage: python -m notify_service.worker [sms|otp|webhooks]")
     run(lambda: spec(kind))

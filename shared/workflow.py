@@ -73,4 +73,19 @@ def transition(
             },
             producer=producer,
         )
+    if request.reference and not internal:
+        # Partners' webhooks: fanned out by the webhook worker, off the SMS path.
+        owe(
+            session,
+            Job.fan_out_event,
+            {
+                "event_key": f"{request.id}:{request.version}",
+                "request_id": str(request.id),
+                "type": EVENT_TYPES[action],
+                "from_status": before,
+                "to_status": after,
+                "occurred_at": moment.isoformat(),
+            },
+            producer=producer,
+        )
     return event

@@ -8,6 +8,7 @@ from shared.db.outbox import OutboxMessage
 from shared.db.partners import PartnerAudit, PartnerClient, PartnerSecret
 from shared.db.requests import Document, IdempotencyKey, Request, RequestEvent
 from shared.db.routing import OfficerDuty, RequestAssignment, RoutingRule
+from shared.db.webhooks import PartnerWebhook, WebhookDelivery
 
 __all__ = [
     "Agency",
@@ -23,6 +24,7 @@ __all__ = [
     "PartnerAudit",
     "PartnerClient",
     "PartnerSecret",
+    "PartnerWebhook",
     "RefreshToken",
     "Request",
     "RequestAssignment",
@@ -32,4 +34,5 @@ __all__ = [
     "ServiceType",
     "Staff",
     "StaffDepartment",
+    "WebhookDelivery",
 ]

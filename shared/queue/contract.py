@@ -11,6 +11,7 @@ class Queue(StrEnum):
     routing = "routing"
     notify = "notify"
     otp = "otp"
+    webhooks = "webhooks"
 
 
 class Job(StrEnum):
@@ -19,12 +20,16 @@ class Job(StrEnum):
     route_request = "route_request"
     send_sms = "send_sms"
     send_otp = "send_otp"
+    fan_out_event = "fan_out_event"
+    deliver_webhook = "deliver_webhook"
 
 
 JOB_QUEUES: dict[Job, Queue] = {
     Job.route_request: Queue.routing,
     Job.send_sms: Queue.notify,
     Job.send_otp: Queue.otp,
+    Job.fan_out_event: Queue.webhooks,
+    Job.deliver_webhook: Queue.webhooks,
 }
 
 

@@ -9,7 +9,7 @@ from shared.queue.contract import JOB_QUEUES, Job, Queue
 
 def _consumers() -> dict[str, list[Queue]]:
     found: dict[str, list[Queue]] = {}
-    for worker in (routing_spec(), notify_spec("sms"), notify_spec("otp")):
+    for worker in (routing_spec(), notify_spec("sms"), notify_spec("otp"), notify_spec("webhooks")):
         for function in worker.functions:
             found.setdefault(function.name, []).append(worker.queue)
     return found

@@ -21,6 +21,7 @@ from intake_service.app import create_app as create_intake
 from intake_service.settings import IntakeSettings
 from notify_service.app import create_app as create_notify
 from notify_service.jobs.deliver import send_otp, send_sms
+from notify_service.jobs.webhooks import deliver_webhook, fan_out_event
 from notify_service.settings import NotifySettings
 from notify_service.sms.providers.pool import ProviderPool
 from notify_service.sms.providers.simple import WebhookProvider
@@ -42,6 +43,10 @@ QUEUE_FUNCTIONS = {
     Queue.routing: [func(route_request, name="route_request")],
     Queue.notify: [func(send_sms, name="send_sms")],
     Queue.otp: [func(send_otp, name="send_otp")],
+    Queue.webhooks: [
+        func(fan_out_event, name="fan_out_event"),
+        func(deliver_webhook, name="deliver_webhook"),
+    ],
 }
 
 
@@ -120,6 +125,7 @@ class InProcessStack:
             sms_callback_base_url=RECEIPT_BASE,
             twilio_auth_token=AUTH_TOKEN,
             unifonic_receipt_token=UNIFONIC_RECEIPT_TOKEN,
+            webhook_allow_private_targets=True,  # the test receiver listens on 127.0.0.1
         )
         self.intake = create_intake(self.intake_settings)
         self.routing = create_routing(RoutingSettings(**common))
@@ -146,11 +152,13 @@ class InProcessStack:
             "settings": self.notify_settings,
             "pool": ProviderPool([self.provider], None, prefix=self.prefix),
             "templates": load_templates(),
+            "webhook_client": httpx.AsyncClient(timeout=5, follow_redirects=False),
         }
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.provider.aclose()
+        await self.ctx["webhook_client"].aclose()
         await self.redis.aclose(close_connection_pool=True)
         await self._stack.aclose()
         await self._engine.dispose()

@@ -1,0 +1,1 @@
+"""Webhooks to partner systems: subscriptions, signed deliveries, retries, dead letters."""
