@@ -18,6 +18,7 @@ from gateway.auth.service import AuthConfig
 from gateway.auth.tokens import TokenIssuer, load_private_key
 from gateway.deps import GatewayState, client_ip
 from gateway.guard import Guard
+from gateway.open311.endpoints import open311_router
 from gateway.openapi import MergedOpenApi
 from gateway.partners.audit import audit_partner_call
 from gateway.partners.endpoints import router as partners_router
@@ -125,6 +126,7 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(staff_router)
     app.include_router(partners_router)
+    app.include_router(open311_router(intake))
 
     def public(upstream: Forwarder) -> Callable[[Request], Awaitable[Response]]:
         async def forward(request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import httpx
 import structlog
@@ -76,6 +77,25 @@ class Forwarder:
         response = await self._client.get(path)
         response.raise_for_status()
         return response.json()
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        identity: Identity,
+        *,
+        json: object | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One call of the gateway's own on `identity`'s behalf; raises httpx/timeout errors."""
+        headers = {IDENTITY_HEADER: sign_identity(identity, self._secret)}
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        if request_id:
+            headers[REQUEST_ID_HEADER] = str(request_id)
+        async with asyncio.timeout(self._deadline):
+            return await self._client.request(
+                method, path, json=json, params=params, headers=headers
+            )
 
     async def forward(
         self, request: Request, identity: Identity | None, *, client_ip: str
