@@ -16,3 +16,11 @@ def national_id(first: str = "1") -> str:
 def mobile() -> str:
     """A fresh +9665XXXXXXXX number."""
     return "+9665" + "".join(str(secrets.randbelow(10)) for _ in range(8))
+
+
+def clear_of_minute_boundary(margin: float = 3.0) -> None:
+    """Wait until `margin` seconds remain in this minute: limits count per fixed minute."""
+    import time
+
+    while 60 - time.time() % 60 < margin:
+        time.sleep(0.1)

@@ -189,3 +189,20 @@ def staff_sign_in(
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def second_gateway(stack: LiveStack) -> str:
+    """Start another gateway process beside the stack's (same services, Redis and key)."""
+    from dataclasses import replace
+
+    from devstack.ports import free_port
+
+    original = stack.supervisor.specs["gateway"]
+    port = free_port()
+    argv = list(original.argv)
+    argv[argv.index("--port") + 1] = str(port)
+    spec = replace(original, name="gateway-2", argv=tuple(argv), port=port)
+    stack.supervisor.specs["gateway-2"] = spec
+    stack.supervisor.start("gateway-2")
+    stack.supervisor.wait_ready(timeout=60)
+    return f"http://127.0.0.1:{port}"
