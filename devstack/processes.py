@@ -24,15 +24,13 @@ def _uvicorn(module: str, port: int) -> tuple[str, ...]:
     return (
         sys.executable,
         "-m",
-        "uvicorn",
+        "shared.serve",
         f"{module}:create_app",
-        "--factory",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
-        "--no-access-log",
-        "--timeout-graceful-shutdown",
+        "--graceful-timeout",
         "20",
     )
 
@@ -41,7 +39,7 @@ def stack_processes(base_env: Mapping[str, str]) -> list[ProcessSpec]:
     """Gateway, three APIs and three workers; internal ports are free ones unless configured.
 
     GATEWAY_PORT=0 picks a free port for the gateway too (tests)."""
-    spare = iter(free_ports(4))
+    spare = iter(free_ports(8))
     gateway_port = int(base_env.get("GATEWAY_PORT", "8000")) or next(spare)
     intake_port = int(base_env.get("INTAKE_PORT") or next(spare))
     routing_port = int(base_env.get("ROUTING_PORT") or next(spare))
@@ -54,16 +52,20 @@ def stack_processes(base_env: Mapping[str, str]) -> list[ProcessSpec]:
         "NOTIFY_URL": f"http://127.0.0.1:{notify_port}",
     }
     python = sys.executable
+
+    def worker(name: str, *argv: str) -> ProcessSpec:
+        """A worker whose probe and metrics listen on a port of its own (9100 in Kubernetes)."""
+        port = next(spare)
+        return ProcessSpec(name, (python, "-m", *argv), port, {**env, "METRICS_PORT": str(port)})
+
     return [
         ProcessSpec("intake", _uvicorn("intake_service.app", intake_port), intake_port, env),
         ProcessSpec("routing", _uvicorn("routing_service.app", routing_port), routing_port, env),
         ProcessSpec("notify", _uvicorn("notify_service.app", notify_port), notify_port, env),
-        ProcessSpec("routing-worker", (python, "-m", "routing_service.worker"), None, env),
-        ProcessSpec("notify-worker", (python, "-m", "notify_service.worker", "sms"), None, env),
-        ProcessSpec("otp-worker", (python, "-m", "notify_service.worker", "otp"), None, env),
-        ProcessSpec(
-            "webhook-worker", (python, "-m", "notify_service.worker", "webhooks"), None, env
-        ),
+        worker("routing-worker", "routing_service.worker"),
+        worker("notify-worker", "notify_service.worker", "sms"),
+        worker("otp-worker", "notify_service.worker", "otp"),
+        worker("webhook-worker", "notify_service.worker", "webhooks"),
         ProcessSpec("gateway", _uvicorn("gateway.app", gateway_port), gateway_port, env),
     ]
 

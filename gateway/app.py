@@ -28,10 +28,10 @@ from gateway.settings import GatewaySettings, get_settings
 from gateway.staff.endpoints import router as staff_router
 from shared.db.session import create_engine, create_sessionmaker
 from shared.errors import install_error_handlers
-from shared.http import BodyLimitMiddleware, RequestContextMiddleware, health_router
+from shared.http import BodyLimitMiddleware, health_router
 from shared.identity import PrincipalKind
 from shared.logging import configure_logging
-from shared.service_app import database_check
+from shared.service_app import database_check, instrument
 
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -180,5 +180,5 @@ def create_app(
         return JSONResponse(await merged.document())
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)
+    instrument(app)
     return app

@@ -9,6 +9,7 @@ from routing_service.jobs.route_request import route_request
 from routing_service.jobs.sla_sweep import sla_sweep
 from routing_service.settings import get_settings
 from shared.queue.contract import Queue
+from shared.queue.gauges import count_open_requests
 from shared.queue.runner import WorkerSpec, run
 
 
@@ -24,6 +25,7 @@ def spec() -> WorkerSpec:
         settings=settings,
         max_jobs=50,
         redrive_after=settings.routing_redrive_after,
+        collectors=[count_open_requests],
     )
 
 

@@ -25,5 +25,6 @@ export S3_SECRET_ACCESS_KEY="${S3_SECRET_ACCESS_KEY:-${AWS_SECRET_ACCESS_KEY:-}}
 export SMS_PROVIDER="${SMS_PROVIDER:-console}"
 export LOG_JSON="${LOG_JSON:-false}"
 export GATEWAY_PORT="${GATEWAY_PORT:-8000}"
+export SHUTDOWN_DELAY="${SHUTDOWN_DELAY:-0}"  # no load balancer to drain on a laptop
 trap '' INT  # the supervisor handles Ctrl-C; this shell waits, then cleans up
 .venv/bin/python -m devstack run

@@ -7,10 +7,33 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 PROBLEM_JSON = "application/problem+json"
+# A dependency that is down or too slow: the caller may retry (503), it is not our bug (500).
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    SQLAlchemyTimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+DATABASE_OUTAGES = {
+    "QueryCanceledError",
+    "CannotConnectNowError",
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "TooManyConnectionsError",
+    "AdminShutdownError",
+}
 log = structlog.get_logger()
 
 
@@ -190,6 +213,27 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             headers=dict(exc.headers or {}),
         )
+
+    async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("http.dependency_unavailable", path=request.url.path, error=type(exc).__name__)
+        return problem(
+            503,
+            "service_unavailable",
+            ServiceUnavailable.message_en,
+            ServiceUnavailable.message_ar,
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+
+    for kind in DEPENDENCY_ERRORS:
+        app.add_exception_handler(kind, _dependency_down)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Lost connections and statement timeouts are outages; anything else is our bug.
+        if exc.connection_invalidated or type(exc.orig).__name__ in DATABASE_OUTAGES:
+            return await _dependency_down(request, exc)
+        return await _crash(request, exc)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

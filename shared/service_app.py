@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.errors import install_error_handlers
 from shared.http import RequestContextMiddleware, health_router
+from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.settings import CommonSettings
 
 Check = Callable[[], Awaitable[object]]
@@ -47,5 +48,12 @@ def create_service_app(
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health_router({"database": database_check(engine), **(checks or {})}))
-    app.add_middleware(RequestContextMiddleware)
+    instrument(app)
     return app
+
+
+def instrument(app: FastAPI) -> None:
+    """/metrics, request metrics and request IDs: the signals every HTTP process gives."""
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestContextMiddleware)

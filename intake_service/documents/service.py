@@ -107,7 +107,7 @@ async def attach(
         raise
     log.info(
         "documents.attached",
-        request_id=str(request_id),
+        request=str(request_id),
         document_id=str(document_id),
         size=len(data),
         content_type=kind.content_type,

@@ -23,6 +23,7 @@ from notify_service.sms.templates import TemplateError, TemplateSet
 from shared.db.identity import Resident
 from shared.db.notify import Notification
 from shared.db.outbox import OutboxMessage
+from shared.metrics import SMS
 from shared.queue.outbox import backoff_seconds, give_up, lock_pending, retry_later, settle
 
 log = structlog.get_logger()
@@ -249,6 +250,7 @@ async def deliver(ctx: dict[str, Any], outbox_id: str) -> str:
         result = await provider.send(str(claimed.notification_id), claimed.phone, claimed.body)
         await pool.record(provider, result.outcome in (Outcome.accepted, Outcome.rejected))
     outcome = await _record(sessions, outbox_id, claimed, provider, result, settings)
+    SMS.labels(provider.name, outcome).inc()
     log.info(
         "notify.sms_attempted",
         notification_id=str(claimed.notification_id),

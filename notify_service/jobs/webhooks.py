@@ -25,6 +25,7 @@ from shared.db.catalog import Department
 from shared.db.partners import PartnerClient
 from shared.db.requests import Request
 from shared.db.webhooks import PartnerWebhook, WebhookDelivery
+from shared.metrics import WEBHOOK_DEAD
 from shared.queue.contract import Job
 from shared.queue.outbox import backoff_seconds, give_up, lock_pending, owe, retry_later, settle
 from shared.request_status import label
@@ -155,6 +156,7 @@ async def deliver_webhook(ctx: dict[str, Any], outbox_id: str) -> str:
             delivery.status = "dead"
             if message is not None:
                 give_up(message, error or f"http {status_code}")
+            WEBHOOK_DEAD.inc()
             log.warning("webhook.dead_letter", delivery_id=str(delivery_id), attempts=attempt)
             return "dead"
         if message is not None:

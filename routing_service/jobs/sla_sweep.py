@@ -16,6 +16,7 @@ from routing_service.settings import RoutingSettings
 from shared.db.identity import Staff, StaffDepartment
 from shared.db.requests import Request, RequestEvent
 from shared.db.routing import RequestAssignment
+from shared.metrics import SLA_BREACHES
 from shared.queue.contract import Job
 from shared.queue.outbox import owe
 from shared.sla.targets import riyadh_text
@@ -175,6 +176,7 @@ async def sweep(
         warned = await _warn(session, now, batch)
     async with sessions() as session, session.begin():
         breached = await _breach(session, now, batch, reassign)
+    SLA_BREACHES.inc(breached)
     if warned or breached:
         log.info("sla.swept", warned=warned, breached=breached)
     return SweepResult(warned, breached)

@@ -161,7 +161,7 @@ async def route(session: AsyncSession, request_id: uuid.UUID) -> str:
     )
     log.info(
         "routing.request_routed",
-        request_id=str(request.id),
+        request=str(request.id),
         queue=placement.queue_code,
         assigned=officer is not None,
     )

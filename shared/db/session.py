@@ -18,10 +18,10 @@ def create_engine(settings: CommonSettings, *, application_name: str) -> AsyncEn
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_timeout=5,
+        pool_timeout=2,
         pool_pre_ping=True,
         connect_args={
-            "timeout": 5,
+            "timeout": 2,
             "server_settings": {
                 "application_name": application_name,
                 "statement_timeout": str(settings.db_statement_timeout_ms),

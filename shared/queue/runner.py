@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from shared.db.session import create_engine, create_sessionmaker
 from shared.logging import configure_logging
 from shared.queue.connections import create_arq_redis, deserialize, redis_settings, serialize
 from shared.queue.contract import Queue, arq_queue_name
+from shared.queue.observe import Collector, timed, watch
+from shared.queue.probe import ProbeServer
 from shared.settings import CommonSettings
 
 log = structlog.get_logger()
@@ -36,11 +39,13 @@ class WorkerSpec:
     relay_interval: float = 0.1
     redrive_after: float = 60.0
     max_attempts: int = 25
-    shutdown_grace: float = 20.0
+    shutdown_grace: float = 25.0
+    metrics_port: int = field(default_factory=lambda: int(os.environ.get("METRICS_PORT", "9100")))
     on_startup: Startup | None = None
     on_shutdown: Startup | None = None
     extra_queues: Sequence[Queue] = field(default_factory=tuple)
     cron_jobs: Sequence[CronJob] = field(default_factory=tuple)
+    collectors: Sequence[Collector] = field(default_factory=tuple)
 
 
 async def _drain(worker: Worker, grace: float) -> None:
@@ -84,11 +89,25 @@ async def serve(spec: WorkerSpec) -> None:
             stop=stop,
         )
     )
+    connected = False
+    probe = ProbeServer(spec.metrics_port, lambda: connected and not stop.is_set())
+    if spec.metrics_port:
+        await probe.start()
+    gauges = asyncio.create_task(
+        watch(
+            sessions,
+            relay_redis,
+            queue=spec.queue.value,
+            queue_name=queue_name,
+            collectors=spec.collectors,
+            stop=stop,
+        )
+    )
     log.info("worker.started", worker=spec.name, queue=queue_name)
     try:
         while not stop.is_set():
             worker = Worker(
-                functions=list(spec.functions),
+                functions=timed(spec.functions),
                 cron_jobs=list(spec.cron_jobs) or None,
                 queue_name=queue_name,
                 redis_settings=redis_settings(settings.redis_url),
@@ -104,6 +123,7 @@ async def serve(spec: WorkerSpec) -> None:
             )
             main = asyncio.create_task(worker.main())
             stopper = asyncio.create_task(stop.wait())
+            connected = True
             await asyncio.wait({main, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if stopper.done():
                 await _drain(worker, spec.shutdown_grace)
@@ -112,6 +132,7 @@ async def serve(spec: WorkerSpec) -> None:
                     await main
                 break
             stopper.cancel()
+            connected = False
             error = main.exception() if not main.cancelled() else None
             log.warning("worker.queue_connection_lost", worker=spec.name, error=repr(error)[:300])
             with contextlib.suppress(Exception):
@@ -120,6 +141,9 @@ async def serve(spec: WorkerSpec) -> None:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
     finally:
         stop.set()
+        await probe.stop()
+        with contextlib.suppress(BaseException):
+            await gauges
         with contextlib.suppress(BaseException):
             await relay
         if spec.on_shutdown:
