@@ -180,5 +180,5 @@ def create_app(
         return JSONResponse(await merged.document())
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    instrument(app)
+    instrument(app, "gateway")
     return app

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared import tracing
 from shared.errors import install_error_handlers
 from shared.http import RequestContextMiddleware, health_router
 from shared.metrics import MetricsMiddleware, metrics_endpoint
@@ -48,12 +49,13 @@ def create_service_app(
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health_router({"database": database_check(engine), **(checks or {})}))
-    instrument(app)
+    instrument(app, title.split()[1] if len(title.split()) > 1 else title)
     return app
 
 
-def instrument(app: FastAPI) -> None:
-    """/metrics, request metrics and request IDs: the signals every HTTP process gives."""
+def instrument(app: FastAPI, service: str) -> None:
+    """/metrics, request metrics, request IDs and (when configured) traces."""
+    tracing.setup(service, app)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)

@@ -15,6 +15,7 @@ from arq.worker import Function
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import tracing
 from shared.metrics import JOB_DURATION, JOBS, OUTBOX_OLDEST, QUEUE_DEPTH
 
 log = structlog.get_logger()
@@ -33,8 +34,10 @@ def timed(functions: Sequence[Function]) -> list[Function]:
         async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             outcome = "error"
+            context = await _trace_context(ctx, args) if tracing.enabled() else None
             try:
-                result = await job(ctx, *args, **kwargs)
+                with tracing.job_span(name, context):
+                    result = await job(ctx, *args, **kwargs)
                 outcome = str(result).split("=")[0][:32] if isinstance(result, str) else "ok"
                 return result
             finally:
@@ -44,6 +47,21 @@ def timed(functions: Sequence[Function]) -> list[Function]:
         return run
 
     return [dataclasses.replace(f, coroutine=wrap(f.name, f.coroutine)) for f in functions]
+
+
+async def _trace_context(ctx: dict[Any, Any], args: tuple[Any, ...]) -> dict[str, str] | None:
+    """The traceparent stored with the outbox row this job was sent for."""
+    if not args:
+        return None
+    try:
+        async with ctx["sessions"]() as session:
+            value = await session.scalar(
+                text("SELECT payload -> :key FROM outbox WHERE id = CAST(:id AS uuid)"),
+                {"key": tracing.TRACE_KEY, "id": str(args[0])},
+            )
+    except Exception:  # tracing must never fail a job
+        return None
+    return dict(value) if isinstance(value, dict) else None
 
 
 async def watch(

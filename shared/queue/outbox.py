@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import tracing
 from shared.db.outbox import OutboxMessage
 from shared.queue.contract import JOB_QUEUES, Job
 
@@ -18,11 +19,12 @@ def owe(
     session: AsyncSession, job: Job, payload: dict[str, Any], *, producer: str
 ) -> OutboxMessage:
     """Add an outbox row in the caller's transaction; the relay turns it into a job after commit."""
+    trace_context = tracing.carrier()
     message = OutboxMessage(
         id=uuid.uuid4(),
         queue=JOB_QUEUES[job].value,
         job=job.value,
-        payload=payload,
+        payload={**payload, tracing.TRACE_KEY: trace_context} if trace_context else payload,
         producer=producer,
     )
     session.add(message)

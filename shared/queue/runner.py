@@ -14,6 +14,7 @@ import structlog
 from arq.cron import CronJob
 from arq.worker import Function, Worker
 
+from shared import tracing
 from shared.db.session import create_engine, create_sessionmaker
 from shared.logging import configure_logging
 from shared.queue.connections import create_arq_redis, deserialize, redis_settings, serialize
@@ -67,6 +68,7 @@ async def serve(spec: WorkerSpec) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    tracing.setup(spec.name)
     engine = create_engine(settings, application_name=spec.name)
     sessions = create_sessionmaker(engine)
     queue_name = arq_queue_name(settings.queue_prefix, spec.queue)
@@ -150,6 +152,7 @@ async def serve(spec: WorkerSpec) -> None:
             await spec.on_shutdown(ctx)
         await relay_redis.aclose(close_connection_pool=True)
         await engine.dispose()
+        tracing.shutdown()
         log.info("worker.stopped", worker=spec.name)
 
 
