@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,17 +15,25 @@ from shared import tracing
 from shared.db.outbox import OutboxMessage
 from shared.queue.contract import JOB_QUEUES, Job
 
+REQUEST_ID_KEY = "_request_id"
+
 
 def owe(
     session: AsyncSession, job: Job, payload: dict[str, Any], *, producer: str
 ) -> OutboxMessage:
     """Add an outbox row in the caller's transaction; the relay turns it into a job after commit."""
+    carried = dict(payload)
     trace_context = tracing.carrier()
+    if trace_context:
+        carried[tracing.TRACE_KEY] = trace_context
+    http_request = structlog.contextvars.get_contextvars().get("request_id")
+    if http_request:  # the job's logs carry the same request ID as the call that owed it
+        carried[REQUEST_ID_KEY] = str(http_request)
     message = OutboxMessage(
         id=uuid.uuid4(),
         queue=JOB_QUEUES[job].value,
         job=job.value,
-        payload={**payload, tracing.TRACE_KEY: trace_context} if trace_context else payload,
+        payload=carried,
         producer=producer,
     )
     session.add(message)
@@ -42,6 +51,8 @@ async def lock_pending(session: AsyncSession, outbox_id: str) -> OutboxMessage |
     )
     if message is None or message.status != "pending":
         return None
+    if REQUEST_ID_KEY in message.payload:
+        structlog.contextvars.bind_contextvars(request_id=message.payload[REQUEST_ID_KEY])
     return message
 
 

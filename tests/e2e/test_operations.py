@@ -83,6 +83,17 @@ def test_request_id_is_carried_from_gateway_to_service_logs(
     ]
     assert lines, "intake never logged the gateway's request ID"
     assert all(json.loads(line)["request_id"] == marker for line in lines)
+    with stack.client() as client:
+        client.post(
+            f"/v1/requests/{draft['id']}/submit",
+            headers={**resident.headers, "x-request-id": marker},
+        )
+
+    def routed_with_marker() -> bool:
+        log = (stack.log_dir / "routing-worker.log").read_text().splitlines()
+        return any(marker in line and "routing.request_routed" in line for line in log)
+
+    wait_until(routed_with_marker, 20, "the routing job's log lacks the request ID")
 
 
 def test_sigterm_turns_readiness_off_first_and_finishes_in_flight_work(
