@@ -53,3 +53,19 @@ def normalize_saudi_mobile(value: str) -> str | None:
 def mask_phone(phone: str) -> str:
     """Show only the last three digits, for responses and logs that must not carry numbers."""
     return "•" * max(len(phone) - 3, 0) + phone[-3:]
+
+
+def national_id_field(value: str) -> str:
+    """Pydantic field validator: a national ID or iqama number, digits normalised."""
+    text = normalize_digits(value)
+    if not is_valid_national_id(text):
+        raise ValueError("national_id must be 10 digits, start with 1 or 2, and pass the check")
+    return text
+
+
+def mobile_field(value: str) -> str:
+    """Pydantic field validator: a Saudi mobile number, stored as +9665XXXXXXXX."""
+    phone = normalize_saudi_mobile(value)
+    if phone is None:
+        raise ValueError("phone must be a Saudi mobile number (+9665XXXXXXXX)")
+    return phone

@@ -7,18 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.validation import is_valid_national_id, normalize_digits, normalize_saudi_mobile
+from shared.validation import mobile_field, national_id_field
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def _national_id(value: str) -> str:
-    text = normalize_digits(value)
-    if not is_valid_national_id(text):
-        raise ValueError("national_id must be 10 digits, start with 1 or 2, and pass the check")
-    return text
 
 
 class RegisterIn(_Strict):
@@ -29,15 +22,9 @@ class RegisterIn(_Strict):
     password: str = Field(min_length=8, max_length=128)
     preferred_language: Literal["ar", "en"] = "ar"
 
-    _check_id = field_validator("national_id")(_national_id)
+    _check_id = field_validator("national_id")(national_id_field)
 
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str) -> str:
-        phone = normalize_saudi_mobile(value)
-        if phone is None:
-            raise ValueError("phone must be a Saudi mobile number (+9665XXXXXXXX)")
-        return phone
+    _check_phone = field_validator("phone")(mobile_field)
 
 
 class RegisterVerifyIn(_Strict):
@@ -46,7 +33,7 @@ class RegisterVerifyIn(_Strict):
     national_id: str = Field(max_length=20)
     code: str = Field(pattern=r"^\d{6}$")
 
-    _check_id = field_validator("national_id")(_national_id)
+    _check_id = field_validator("national_id")(national_id_field)
 
 
 class LoginIn(_Strict):
@@ -55,7 +42,7 @@ class LoginIn(_Strict):
     national_id: str = Field(max_length=20)
     password: str = Field(min_length=1, max_length=128)
 
-    _check_id = field_validator("national_id")(_national_id)
+    _check_id = field_validator("national_id")(national_id_field)
 
 
 class LoginVerifyIn(_Strict):

@@ -153,6 +153,30 @@ def _lock_delay(failures: int) -> timedelta:
     return min(MAX_LOCK, timedelta(seconds=30 * 2 ** (failures - LOCK_AFTER_FAILURES)))
 
 
+async def check_password(
+    passwords: Passwords, account: Resident | Staff | None, password: str, *, usable: bool
+) -> None:
+    """The password step for any account (locked for update by the caller).
+
+    The hash check costs the same whether or not the account exists. Wrong passwords count,
+    and from the fifth in a row the account waits (30 s, doubling, at most an hour); a right
+    one resets the count. `usable` is False for accounts that may not sign in yet or any more.
+    """
+    now = datetime.now(UTC)
+    if account is not None and account.locked_until is not None and account.locked_until > now:
+        retry = int((account.locked_until - now).total_seconds()) + 1
+        raise AccountLocked(headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
+    ok = await passwords.verify(account.password_hash if account is not None else None, password)
+    if account is None or not ok or not usable:
+        if account is not None and not ok:
+            account.failed_logins += 1
+            if account.failed_logins >= LOCK_AFTER_FAILURES:
+                account.locked_until = now + _lock_delay(account.failed_logins)
+        raise InvalidCredentials()
+    account.failed_logins = 0
+    account.locked_until = None
+
+
 async def start_login(
     session: AsyncSession,
     passwords: Passwords,
@@ -163,20 +187,13 @@ async def start_login(
 ) -> tuple[OtpChallenge, str]:
     """Check the password (same cost whether or not the ID exists), then send a code."""
     resident = await repository.resident_by_national_id(session, national_id, lock=True)
-    now = datetime.now(UTC)
-    if resident is not None and resident.locked_until is not None and resident.locked_until > now:
-        retry = int((resident.locked_until - now).total_seconds()) + 1
-        raise AccountLocked(headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
-    stored = resident.password_hash if resident is not None else None
-    ok = await passwords.verify(stored, password)
-    if resident is None or not ok or resident.verified_at is None:
-        if resident is not None and not ok:
-            resident.failed_logins += 1
-            if resident.failed_logins >= LOCK_AFTER_FAILURES:
-                resident.locked_until = now + _lock_delay(resident.failed_logins)
-        raise InvalidCredentials()
-    resident.failed_logins = 0
-    resident.locked_until = None
+    await check_password(
+        passwords,
+        resident,
+        password,
+        usable=resident is not None and resident.verified_at is not None,
+    )
+    assert resident is not None  # check_password raised otherwise
     challenge = _challenge(session, resident, "login", resident.phone, config)
     await session.flush()
     return challenge, resident.phone
@@ -282,19 +299,8 @@ async def start_staff_login(
 ) -> tuple[OtpChallenge, str]:
     """Staff sign-in, step one: the same checks and lockout as residents, then an SMS code."""
     staff = await repository.staff_by_username(session, username)
-    now = datetime.now(UTC)
-    if staff is not None and staff.locked_until is not None and staff.locked_until > now:
-        retry = int((staff.locked_until - now).total_seconds()) + 1
-        raise AccountLocked(headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
-    ok = await passwords.verify(staff.password_hash if staff else None, password)
-    if staff is None or not ok or not staff.active:
-        if staff is not None and not ok:
-            staff.failed_logins += 1
-            if staff.failed_logins >= LOCK_AFTER_FAILURES:
-                staff.locked_until = now + _lock_delay(staff.failed_logins)
-        raise InvalidCredentials()
-    staff.failed_logins = 0
-    staff.locked_until = None
+    await check_password(passwords, staff, password, usable=staff is not None and staff.active)
+    assert staff is not None  # check_password raised otherwise
     challenge = _challenge(session, staff, STAFF_LOGIN, staff.phone, config)
     await session.flush()
     return challenge, staff.phone

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.validation import normalize_saudi_mobile
+from shared.validation import mobile_field
 
 Role = Literal["officer", "supervisor", "admin"]
 USERNAME = r"^[a-z][a-z0-9._-]{2,63}$"
@@ -20,13 +20,6 @@ class StaffLoginIn(BaseModel):
 
     username: str = Field(pattern=USERNAME)
     password: str = Field(min_length=1, max_length=128)
-
-
-def _mobile(value: str) -> str:
-    phone = normalize_saudi_mobile(value)
-    if phone is None:
-        raise ValueError("phone must be a Saudi mobile number (+9665XXXXXXXX)")
-    return phone
 
 
 class CreateStaffIn(BaseModel):
@@ -42,7 +35,7 @@ class CreateStaffIn(BaseModel):
     departments: list[str] = Field(default_factory=list, max_length=50)
     preferred_language: Literal["ar", "en"] = "ar"
 
-    _check_phone = field_validator("phone")(_mobile)
+    _check_phone = field_validator("phone")(mobile_field)
 
 
 class UpdateStaffIn(BaseModel):
@@ -59,7 +52,7 @@ class UpdateStaffIn(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        return None if value is None else _mobile(value)
+        return None if value is None else mobile_field(value)
 
 
 class StaffOut(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from intake_service.requests.schemas import MAX_DESCRIPTION, CreateRequestIn
-from shared.validation import is_valid_national_id, normalize_digits, normalize_saudi_mobile
+from shared.validation import mobile_field, national_id_field
 
 
 class ResidentRef(BaseModel):
@@ -18,21 +18,8 @@ class ResidentRef(BaseModel):
     national_id: str = Field(max_length=20)
     phone: str = Field(max_length=32)
 
-    @field_validator("national_id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        text = normalize_digits(value)
-        if not is_valid_national_id(text):
-            raise ValueError("national_id must be 10 digits, start with 1 or 2, and pass the check")
-        return text
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str) -> str:
-        phone = normalize_saudi_mobile(value)
-        if phone is None:
-            raise ValueError("phone must be a Saudi mobile number (+9665XXXXXXXX)")
-        return phone
+    _check_id = field_validator("national_id")(national_id_field)
+    _check_phone = field_validator("phone")(mobile_field)
 
 
 class PartnerRequestIn(CreateRequestIn):
