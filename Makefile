@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint services-up services-down clean
+.PHONY: run test bench install lint services-up services-down clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	scripts/bootstrap.sh
@@ -18,6 +18,10 @@ run: install
 ## test: ruff, mypy and pytest against real Postgres, Redis and S3
 test: install
 	scripts/test.sh
+
+## bench: throughput and latency against reference ceilings (bench/results/latest.*)
+bench: install
+	scripts/bench.sh
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy .

@@ -1,0 +1,74 @@
+"""Runs wrk and reads its throughput and latency percentiles."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One wrk run."""
+
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    errors: int
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if not match:
+        raise ValueError(f"unreadable latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run(
+    url: str,
+    *,
+    seconds: int,
+    connections: int = 64,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    body: str | None = None,
+) -> Sample:
+    """One run of `wrk -t1 -c<connections> -d<seconds>s --latency`."""
+    binary = shutil.which("wrk")
+    if binary is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    argv = [binary, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        if method != "GET" or body is not None:
+            script = Path(tmp) / "request.lua"
+            payload = (body or "").replace("\\", "\\\\").replace('"', '\\"')
+            script.write_text(
+                f'wrk.method = "{method}"\nwrk.body = "{payload}"\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+            )
+            argv += ["-s", str(script)]
+        output = subprocess.run(  # noqa: S603 - our own fixed command line
+            [*argv, url], capture_output=True, text=True, check=True, timeout=seconds + 30
+        ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return Sample(
+        requests_per_second=rps,
+        p50_ms=p50,
+        p99_ms=p99,
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        errors=sum(int(g) for g in errors.groups()) if errors else 0,
+    )
