@@ -66,13 +66,25 @@ def create_app(
         ttl=settings.access_token_ttl,
     )
     intake = Forwarder(
-        settings.intake_url, secret, timeout=settings.upstream_timeout, transport=intake_transport
+        settings.intake_url,
+        secret,
+        timeout=settings.upstream_timeout,
+        transport=intake_transport,
+        kind=settings.forward_transport,
     )
     routing = Forwarder(
-        settings.routing_url, secret, timeout=settings.upstream_timeout, transport=routing_transport
+        settings.routing_url,
+        secret,
+        timeout=settings.upstream_timeout,
+        transport=routing_transport,
+        kind=settings.forward_transport,
     )
     notify = Forwarder(
-        settings.notify_url, secret, timeout=settings.upstream_timeout, transport=notify_transport
+        settings.notify_url,
+        secret,
+        timeout=settings.upstream_timeout,
+        transport=notify_transport,
+        kind=settings.forward_transport,
     )
     state = GatewayState(
         settings=settings,

@@ -10,6 +10,7 @@ import structlog
 from fastapi import Request
 from starlette.responses import Response
 
+from shared import tracing
 from shared.errors import problem
 from shared.identity import IDENTITY_HEADER, REQUEST_ID_HEADER, Identity, sign_identity
 
@@ -31,6 +32,8 @@ _DROP_REQUEST = {
     "cookie",
     IDENTITY_HEADER,
     "x-forwarded-for",
+    "traceparent",  # replaced by the gateway's own span context when tracing is on
+    "tracestate",
     "x-forwarded-host",
     "x-forwarded-proto",
     "x-real-ip",
@@ -58,12 +61,19 @@ class Forwarder:
         *,
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        kind: str = "httpx",
     ) -> None:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        if transport is None and kind == "aiohttp":
+            # httpx's API over aiohttp's connection handling: far less CPU per forwarded call.
+            from httpx_aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport(limits=limits)
         self._client = httpx.AsyncClient(
             base_url=base_url,
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=2.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+            limits=limits,
         )
         self._secret = secret
         self._deadline = timeout
@@ -88,7 +98,7 @@ class Forwarder:
         params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One call of the gateway's own on `identity`'s behalf; raises httpx/timeout errors."""
-        headers = {IDENTITY_HEADER: sign_identity(identity, self._secret)}
+        headers = {IDENTITY_HEADER: sign_identity(identity, self._secret), **tracing.carrier()}
         request_id = structlog.contextvars.get_contextvars().get("request_id")
         if request_id:
             headers[REQUEST_ID_HEADER] = str(request_id)
@@ -112,6 +122,8 @@ class Forwarder:
             headers.append((REQUEST_ID_HEADER, str(request_id)))
         if identity is not None:
             headers.append((IDENTITY_HEADER, sign_identity(identity, self._secret)))
+        # The aiohttp transport is not instrumented: pass the trace on ourselves.
+        headers.extend(tracing.carrier().items())
         body = await request.body()
         path = request.url.path
         if request.url.query:
