@@ -65,27 +65,19 @@ def create_app(
         audience=settings.jwt_audience,
         ttl=settings.access_token_ttl,
     )
-    intake = Forwarder(
-        settings.intake_url,
-        secret,
-        timeout=settings.upstream_timeout,
-        transport=intake_transport,
-        kind=settings.forward_transport,
-    )
-    routing = Forwarder(
-        settings.routing_url,
-        secret,
-        timeout=settings.upstream_timeout,
-        transport=routing_transport,
-        kind=settings.forward_transport,
-    )
-    notify = Forwarder(
-        settings.notify_url,
-        secret,
-        timeout=settings.upstream_timeout,
-        transport=notify_transport,
-        kind=settings.forward_transport,
-    )
+
+    def forwarder(url: str, transport: httpx.AsyncBaseTransport | None) -> Forwarder:
+        return Forwarder(
+            url,
+            secret,
+            timeout=settings.upstream_timeout,
+            transport=transport,
+            kind=settings.forward_transport,
+        )
+
+    intake = forwarder(settings.intake_url, intake_transport)
+    routing = forwarder(settings.routing_url, routing_transport)
+    notify = forwarder(settings.notify_url, notify_transport)
     state = GatewayState(
         settings=settings,
         sessions=create_sessionmaker(engine),
