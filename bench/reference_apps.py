@@ -11,11 +11,15 @@ from fastapi import FastAPI
 
 
 def create_constant_app() -> FastAPI:
-    """GET /constant returns a fixed JSON body: the framework's own ceiling."""
+    """GET /constant returns a fixed JSON body: the framework's own ceiling.
+
+    It answers GET /v1/catalog the same way, so a gateway whose INTAKE_URL points here
+    measures the gateway alone in front of a constant upstream."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.shutting_down = False
 
     @app.get("/constant")
+    @app.get("/v1/catalog")
     async def constant() -> dict[str, str]:
         return {"status": "ok"}
 

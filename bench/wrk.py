@@ -38,8 +38,12 @@ def run(
     headers: dict[str, str] | None = None,
     method: str = "GET",
     body: str | None = None,
+    script: str | None = None,
 ) -> Sample:
-    """One run of `wrk -t1 -c<connections> -d<seconds>s --latency`."""
+    """One run of `wrk -t1 -c<connections> -d<seconds>s --latency`.
+
+    `script` is a whole Lua script (wrk's request/response hooks) used instead of
+    the one made from `method` and `body`."""
     binary = shutil.which("wrk")
     if binary is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
@@ -47,14 +51,18 @@ def run(
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
     with tempfile.TemporaryDirectory() as tmp:
-        if method != "GET" or body is not None:
-            script = Path(tmp) / "request.lua"
+        if script is not None:
+            script_path = Path(tmp) / "script.lua"
+            script_path.write_text(script)
+            argv += ["-s", str(script_path)]
+        elif method != "GET" or body is not None:
+            request_path = Path(tmp) / "request.lua"
             payload = (body or "").replace("\\", "\\\\").replace('"', '\\"')
-            script.write_text(
+            request_path.write_text(
                 f'wrk.method = "{method}"\nwrk.body = "{payload}"\n'
                 'wrk.headers["Content-Type"] = "application/json"\n'
             )
-            argv += ["-s", str(script)]
+            argv += ["-s", str(request_path)]
         output = subprocess.run(  # noqa: S603 - our own fixed command line
             [*argv, url], capture_output=True, text=True, check=True, timeout=seconds + 30
         ).stdout
