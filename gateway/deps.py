@@ -28,10 +28,15 @@ class GatewayState:
     auth: AuthConfig
 
 
-def get_state(request: Request) -> GatewayState:
-    """FastAPI dependency: the gateway's shared state."""
+def state_of(request: Request) -> GatewayState:
+    """The gateway's shared state."""
     state: GatewayState = request.app.state.gateway
     return state
+
+
+async def get_state(request: Request) -> GatewayState:
+    """FastAPI dependency: the shared state (async, so FastAPI never hops to a thread)."""
+    return state_of(request)
 
 
 def client_ip(request: Request, trusted_hops: int) -> str:

@@ -12,15 +12,20 @@ from shared.http import identity_from, require_resident
 from shared.identity import Identity
 
 
-def get_app_settings(request: Request) -> IntakeSettings:
+def settings_of(request: Request) -> IntakeSettings:
     """The settings the app was created with."""
     settings: IntakeSettings = request.app.state.settings
     return settings
 
 
-def current_resident(request: Request) -> Identity:
+async def get_app_settings(request: Request) -> IntakeSettings:
+    """FastAPI dependency: the settings (async, so FastAPI never hops to a thread)."""
+    return settings_of(request)
+
+
+async def current_resident(request: Request) -> Identity:
     """The resident the gateway vouched for; 401 without identity, 403 for non-residents."""
-    settings = get_app_settings(request)
+    settings = settings_of(request)
     identity = identity_from(request, settings.internal_auth_secret.get_secret_value().encode())
     return require_resident(identity)
 

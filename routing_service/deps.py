@@ -38,7 +38,7 @@ class StaffMember:
         return self.is_admin or department_code in self.departments
 
 
-def current_staff(request: Request) -> StaffMember:
+async def current_staff(request: Request) -> StaffMember:
     """The staff member the gateway vouched for; residents and partners get 403."""
     settings: RoutingSettings = request.app.state.settings
     identity = identity_from(request, settings.internal_auth_secret.get_secret_value().encode())
@@ -51,7 +51,7 @@ def current_staff(request: Request) -> StaffMember:
     )
 
 
-def require_admin(staff: Annotated[StaffMember, Depends(current_staff)]) -> StaffMember:
+async def require_admin(staff: Annotated[StaffMember, Depends(current_staff)]) -> StaffMember:
     """Only admins manage routing rules."""
     if not staff.is_admin:
         raise Forbidden()

@@ -10,7 +10,7 @@ import structlog
 from fastapi import Request
 from starlette.responses import Response
 
-from gateway.deps import GatewayState, get_state
+from gateway.deps import GatewayState, state_of
 from gateway.open311.access import Partner, authenticate, record, require_scope
 from gateway.open311.mapping import language
 from gateway.open311.render import Fmt, Lang, Open311Error, error_response, parse_format
@@ -71,7 +71,7 @@ async def answer(
     fmt = parse_format(suffix)
     if fmt is None:
         return error_response(Fmt.xml, _unsupported(suffix), lang)  # XML: the required format
-    call = Call(request, get_state(request), fmt, lang, dict(request.query_params))
+    call = Call(request, state_of(request), fmt, lang, dict(request.query_params))
     try:
         if form:
             call.params.update(await read_form(request))

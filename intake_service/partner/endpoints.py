@@ -26,7 +26,7 @@ from shared.identity import Identity
 router = APIRouter(prefix="/v1/partner", tags=["partner"])
 
 
-def current_partner(request: Request) -> Identity:
+async def current_partner(request: Request) -> Identity:
     """The partner system the gateway vouched for (scopes checked per call)."""
     settings = request.app.state.settings
     return identity_from(request, settings.internal_auth_secret.get_secret_value().encode())

@@ -74,7 +74,7 @@ def _identity(request: Request) -> Identity:
     return identity_from(request, settings.internal_auth_secret.get_secret_value().encode())
 
 
-def webhook_manager(request: Request) -> Identity:
+async def webhook_manager(request: Request) -> Identity:
     """A partner with the webhooks:manage scope."""
     identity = _identity(request)
     if identity.kind is not PrincipalKind.partner or "webhooks:manage" not in identity.scopes:
@@ -82,7 +82,7 @@ def webhook_manager(request: Request) -> Identity:
     return identity
 
 
-def admin(request: Request) -> Identity:
+async def admin(request: Request) -> Identity:
     """An admin."""
     identity = _identity(request)
     if identity.kind is not PrincipalKind.staff or "admin" not in identity.roles:

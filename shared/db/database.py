@@ -28,7 +28,7 @@ class Database:
             yield session
 
 
-def get_db(request: Request) -> Database:
-    """FastAPI dependency: the app's Database."""
+async def get_db(request: Request) -> Database:
+    """FastAPI dependency: the app's Database (async, so FastAPI never hops to a thread)."""
     db: Database = request.app.state.db
     return db
