@@ -47,10 +47,12 @@ async def file_request(body: PartnerRequestIn, partner: Partner, db: DB) -> Requ
             service_code=body.service_code,
             description=body.description,
         )
-        created = await requests.create_draft(session, resident.id, draft, idempotency_key=None)
+        created, event = await requests.create_draft(
+            session, resident.id, draft, idempotency_key=None
+        )
         created.partner_client_id = uuid.UUID(partner.subject)
         await session.flush()
-        return await requests.detail(session, created)
+        return await requests.detail(session, created, fresh=event)
 
 
 @router.post("/handoffs", status_code=201, response_model=RequestOut)

@@ -42,8 +42,10 @@ async def create_request(
             if existing is not None:
                 response.headers["Idempotent-Replayed"] = "true"
                 return await service.detail(session, existing)
-            created = await service.create_draft(session, resident_id, body, idempotency_key=key)
-            return await service.detail(session, created)
+            created, event = await service.create_draft(
+                session, resident_id, body, idempotency_key=key
+            )
+            return await service.detail(session, created, fresh=event)
     except IntegrityError:
         if not key:
             raise

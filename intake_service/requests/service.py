@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +32,7 @@ from intake_service.requests.schemas import (
     TimelineEventOut,
 )
 from shared import pagination
-from shared.db.requests import IdempotencyKey, Request
+from shared.db.requests import Document, IdempotencyKey, Request, RequestEvent
 from shared.queue.contract import Job
 from shared.queue.outbox import owe
 from shared.request_status import Action, InvalidTransition, Status, label, next_status
@@ -78,8 +80,8 @@ async def create_draft(
     body: CreateRequestIn,
     *,
     idempotency_key: str | None,
-) -> Request:
-    """A new draft for an active department and one of its services."""
+) -> tuple[Request, RequestEvent]:
+    """A new draft for an active department and one of its services, and its first event."""
     if await active_service(session, body.department_code, body.service_code) is None:
         raise UnknownService()
     request = Request(
@@ -92,7 +94,7 @@ async def create_draft(
     )
     session.add(request)
     await session.flush()
-    repository.add_event(
+    created = repository.add_event(
         session,
         request,
         "created",
@@ -111,7 +113,7 @@ async def create_draft(
             )
         )
     await session.flush()
-    return request
+    return request, created
 
 
 async def owned_or_404(
@@ -184,27 +186,58 @@ async def page(
     return RequestPageOut(items=[summary(r) for r in items], next_cursor=next_cursor)
 
 
-async def detail(session: AsyncSession, request: Request) -> RequestOut:
-    """The full view: status, department, service, documents and timeline."""
+CATALOG_TTL = 60.0
+_CATALOG: dict[tuple[str, str], tuple[float, NamedRef, ServiceRef]] = {}
+
+
+async def catalog_refs(
+    session: AsyncSession, department_code: str, service_code: str
+) -> tuple[NamedRef, ServiceRef]:
+    """The department and service a request points at, as every request page shows them.
+
+    They change a few times a year, so each process keeps them for a minute: a request page
+    then costs no catalog queries."""
+    key = (department_code, service_code)
+    cached = _CATALOG.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1], cached[2]
     department, service = await repository.department_and_service(
-        session, request.department_code, request.service_code
+        session, department_code, service_code
     )
-    documents = await repository.documents_of(session, request.id)
-    events = await repository.events_of(session, request.id)
-    return RequestOut(
-        id=request.id,
-        reference=request.reference,
-        status=request.status,
-        status_label=Label(**label(request.status)),
-        department=NamedRef(
-            code=department.code, name_ar=department.name_ar, name_en=department.name_en
-        ),
-        service=ServiceRef(
+    refs = (
+        NamedRef(code=department.code, name_ar=department.name_ar, name_en=department.name_en),
+        ServiceRef(
             code=service.code,
             name_ar=service.name_ar,
             name_en=service.name_en,
             response_time_hours=service.response_time_hours,
         ),
+    )
+    _CATALOG[key] = (time.monotonic() + CATALOG_TTL, *refs)
+    return refs
+
+
+async def detail(
+    session: AsyncSession, request: Request, *, fresh: RequestEvent | None = None
+) -> RequestOut:
+    """The full view: status, department, service, documents and timeline.
+
+    `fresh` is the only event of a draft made in this transaction: it has no documents and
+    no other events, so neither is read back."""
+    department, service = await catalog_refs(session, request.department_code, request.service_code)
+    if fresh is not None:
+        documents: Sequence[Document] = []
+        events: Sequence[RequestEvent] = [fresh]
+    else:
+        documents = await repository.documents_of(session, request.id)
+        events = await repository.events_of(session, request.id)
+    return RequestOut(
+        id=request.id,
+        reference=request.reference,
+        status=request.status,
+        status_label=Label(**label(request.status)),
+        department=department,
+        service=service,
         description=request.description,
         documents=[DocumentOut.model_validate(d) for d in documents],
         timeline=[

@@ -23,8 +23,12 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads only; nothing is committed."""
+        """A session for reads only, in autocommit: no BEGIN and no ROLLBACK round trips.
+
+        Each statement sees its own snapshot, as a read replica would; reads that must agree
+        with each other belong in `transaction()`."""
         async with self.sessions() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             yield session
 
 
