@@ -70,8 +70,7 @@ async def submit_request(request_id: uuid.UUID, resident: Resident, db: DB) -> R
 async def get_request(request_id: uuid.UUID, resident: Resident, db: DB) -> RequestOut:
     """Status, documents and timeline; another resident's request answers 404."""
     async with db.read() as session:
-        request = await service.owned_or_404(session, uuid.UUID(resident.subject), request_id)
-        return await service.detail(session, request)
+        return await service.view(session, uuid.UUID(resident.subject), request_id)
 
 
 @router.get("", response_model=RequestPageOut, summary="List your requests, newest first")

@@ -5,8 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import (
+    JSON,
+    ColumnClause,
+    ScalarSelect,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.catalog import Department, ServiceType
@@ -87,6 +99,61 @@ async def page_for_resident(
         )
     query = query.order_by(Request.created_at.desc(), Request.id.desc()).limit(limit)
     return (await session.scalars(query)).all()
+
+
+def _documents_json() -> ScalarSelect[Any]:
+    """The request's documents, oldest first, as one JSON array (correlated to Request)."""
+    row = func.json_build_object(
+        "id", Document.id,
+        "filename", Document.filename,
+        "content_type", Document.content_type,
+        "size_bytes", Document.size_bytes,
+        "sha256", Document.sha256,
+        "created_at", Document.created_at,
+    )  # fmt: skip
+    return (
+        select(func.coalesce(func.json_agg(aggregate_order_by(row, Document.created_at)), EMPTY))
+        .where(Document.request_id == Request.id)
+        .scalar_subquery()
+    )
+
+
+def _timeline_json() -> ScalarSelect[Any]:
+    """The request's resident-visible events in order, as one JSON array."""
+    row = func.json_build_object(
+        "type", RequestEvent.type,
+        "from_status", RequestEvent.from_status,
+        "to_status", RequestEvent.to_status,
+        "actor_type", RequestEvent.actor_type,
+        "at", RequestEvent.created_at,
+        "data", RequestEvent.data,
+    )  # fmt: skip
+    return (
+        select(func.coalesce(func.json_agg(aggregate_order_by(row, RequestEvent.id)), EMPTY))
+        .where(RequestEvent.request_id == Request.id, RequestEvent.internal.is_(False))
+        .scalar_subquery()
+    )
+
+
+EMPTY: ColumnClause[Any] = literal_column("'[]'::json")
+
+
+async def owned_with_history(
+    session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.UUID
+) -> tuple[Request, list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """The resident's request with its documents and visible timeline, in one round trip.
+
+    A request page is the most frequent read; three queries cost three socket writes each
+    way, which on loopback cost more CPU than the queries themselves (py-spy --native)."""
+    query = select(
+        Request,
+        type_coerce(_documents_json(), JSON),
+        type_coerce(_timeline_json(), JSON),
+    ).where(Request.id == request_id, Request.resident_id == resident_id)
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    return row[0], row[1], row[2]
 
 
 async def documents_of(session: AsyncSession, request_id: uuid.UUID) -> Sequence[Document]:

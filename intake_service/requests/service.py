@@ -260,6 +260,36 @@ async def detail(
     )
 
 
+async def view(session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.UUID) -> RequestOut:
+    """The resident's own request page, read in one query; anyone else's is a 404."""
+    found = await repository.owned_with_history(session, resident_id, request_id)
+    if found is None:
+        raise RequestNotFound()
+    request, documents, timeline = found
+    department, service = await catalog_refs(session, request.department_code, request.service_code)
+    return RequestOut(
+        id=request.id,
+        reference=request.reference,
+        status=request.status,
+        status_label=Label(**label(request.status)),
+        department=department,
+        service=service,
+        description=request.description,
+        documents=[DocumentOut(**{**d, "created_at": _utc(d["created_at"])}) for d in documents],
+        timeline=[TimelineEventOut(**{**e, "at": _utc(e["at"])}) for e in timeline],
+        created_at=request.created_at,
+        submitted_at=request.submitted_at,
+        updated_at=request.updated_at,
+        rating=request.rating,
+        origin=origin_of(request),
+    )
+
+
+def _utc(text: str) -> datetime:
+    """A timestamp as Postgres wrote it into JSON, in UTC like those read as columns."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
 async def resident_action(
     session: AsyncSession,
     resident_id: uuid.UUID,

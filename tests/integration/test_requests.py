@@ -319,3 +319,35 @@ async def test_request_id_is_echoed_and_reaches_the_service(
     assert response.headers["x-request-id"] == "abc123"
     generated = await client.get("/v1/requests", headers=resident.auth)
     assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_the_request_page_reads_what_the_submission_wrote(
+    client: httpx.AsyncClient, resident: Any
+) -> None:
+    """The page is read in one query; it must agree field for field with the written view."""
+    draft = await _draft(client, resident)
+    for name, data, kind in (
+        ("a.pdf", files.PDF, "application/pdf"),
+        ("b.png", files.png(), "image/png"),
+    ):
+        uploaded = await client.post(
+            f"/v1/requests/{draft['id']}/documents",
+            files={"file": (name, data, kind)},
+            headers=resident.auth,
+        )
+        assert uploaded.status_code == 201, uploaded.text
+    submitted = (
+        await client.post(f"/v1/requests/{draft['id']}/submit", headers=resident.auth)
+    ).json()
+    page = (await client.get(f"/v1/requests/{draft['id']}", headers=resident.auth)).json()
+    assert [d["filename"] for d in page["documents"]] == ["a.pdf", "b.png"]
+    assert page["documents"] == submitted["documents"]
+    assert page["timeline"][: len(submitted["timeline"])] == submitted["timeline"]
+    submission = next(e for e in page["timeline"] if e["type"] == "submitted")
+    assert submission["data"] == {"reference": submitted["reference"]}
+    same = {
+        k: v
+        for k, v in page.items()
+        if k not in ("timeline", "status", "status_label", "updated_at")
+    }
+    assert same == {k: submitted[k] for k in same}
