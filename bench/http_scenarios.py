@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import secrets
 import statistics
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -92,11 +94,20 @@ def ratio(numerator: float, denominator: float, target: float) -> dict[str, Any]
     return {"value": round(value, 3), "target": target, "met": value >= target}
 
 
-def measure(scenarios: Mapping[str, Scenario], seconds: int, repeats: int) -> dict[str, Any]:
-    """Run each scenario `repeats` times, one after another, and summarise."""
+def measure(
+    scenarios: Mapping[str, Scenario],
+    seconds: int,
+    repeats: int,
+    pids: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """Run each scenario `repeats` times, one after another, and summarise.
+
+    With `pids`, each process's CPU time per request is recorded too: the steadier figure
+    on a shared machine, and the one the capacity plan divides cores by."""
     out: dict[str, Any] = {}
     for label, scenario in scenarios.items():
         print(f"[bench] {label} ({repeats} × {seconds}s)", flush=True)
+        before = {name: cpu_seconds(pid) for name, pid in (pids or {}).items()}
         runs = [
             wrk.run(
                 scenario.url,
@@ -109,7 +120,24 @@ def measure(scenarios: Mapping[str, Scenario], seconds: int, repeats: int) -> di
             for _ in range(repeats)
         ]
         out[label] = figures(runs)
+        served = sum(r.requests_per_second for r in runs) * seconds
+        if pids and served:
+            spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+            out[label]["cpu_ms_per_request"] = {
+                name: round(used / served * 1000, 3)
+                for name, used in spent.items()
+                if used / (seconds * repeats) > 0.02  # ignore processes that sat idle
+            }
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time one process has used so far (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def resident_identity(env: Mapping[str, str], resident_id: str) -> str:

@@ -74,15 +74,17 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             "## Throughput (wrk, 64 connections)",
             "",
-            "| scenario | req/s min / median / max | p50 ms | p99 ms | non-2xx | errors |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| scenario | req/s min / median / max | p50 ms | p99 ms | non-2xx | errors "
+            "| CPU ms per request |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for label, data in throughput.items():
             rps = data["requests_per_second"]
+            cpu = ", ".join(f"{k} {v}" for k, v in data.get("cpu_ms_per_request", {}).items())
             lines.append(
                 f"| {label} | {rps['min']:.0f} / {rps['median']:.0f} / {rps['max']:.0f} | "
                 f"{data['p50_ms']:.1f} | {data['p99_ms']:.1f} | {data['non_2xx']} | "
-                f"{data['errors']} |"
+                f"{data['errors']} | {cpu} |"
             )
     for section in ("pipeline", "memory", "notify_drain", "scale"):
         if section in report["figures"]:
