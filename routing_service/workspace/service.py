@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, func, select, text, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.deps import StaffMember
@@ -20,7 +20,7 @@ from shared import pagination
 from shared.db.catalog import Department
 from shared.db.identity import Resident, StaffDepartment
 from shared.db.identity import Staff as StaffRow
-from shared.db.requests import Document, Request, RequestEvent
+from shared.db.requests import IN_QUEUE, Document, Request, RequestEvent
 from shared.db.routing import OfficerDuty, RequestAssignment
 from shared.errors import AppError, Forbidden, NotFound
 from shared.request_status import Action, next_status
@@ -241,30 +241,46 @@ async def queue(
     limit: int,
     cursor: str | None,
 ) -> list[tuple[Request, RequestAssignment | None]]:
-    """Requests in the caller's departments, oldest submission first, with filters."""
-    query = (
-        select(Request, RequestAssignment)
-        .outerjoin(RequestAssignment, RequestAssignment.request_id == Request.id)
-        .where(Request.status != "draft", Request.submitted_at.is_not(None))
-    )
-    if not staff.is_admin:
-        query = query.where(Request.department_code.in_(sorted(staff.departments)))
-    if department:
-        query = query.where(Request.department_code == department)
-    query = query.where(Request.status.in_([status] if status else ACTIVE_STATES))
+    """Requests in the caller's departments, oldest submission first, with filters.
+
+    Each department's page is read on its own, in index order, and the pages are merged:
+    so a page costs `limit` rows per department, however many requests are open or closed."""
+    if staff.is_admin:
+        scopes: list[str | None] = [department]
+    else:
+        scopes = [code for code in sorted(staff.departments) if department in (None, code)]
+    if not scopes:
+        return []
+    conditions = [
+        text(IN_QUEUE) if status is None else Request.status == status,
+        Request.status != "draft",
+        Request.submitted_at.is_not(None),
+    ]
     if assigned == "me":
-        query = query.where(RequestAssignment.officer_id == staff.id)
+        conditions.append(RequestAssignment.officer_id == staff.id)
     elif assigned == "unassigned":
-        query = query.where(RequestAssignment.officer_id.is_(None))
+        conditions.append(RequestAssignment.officer_id.is_(None))
     if cursor:
         moment, last_id = pagination.decode_cursor(cursor)
-        query = query.where(
-            or_(
-                Request.submitted_at > moment,
-                and_(Request.submitted_at == moment, Request.id > last_id),
-            )
-        )
-    query = query.order_by(Request.submitted_at, Request.id).limit(limit + 1)
+        conditions.append(tuple_(Request.submitted_at, Request.id) > tuple_(moment, last_id))
+
+    def page_of(code: str | None) -> Select[uuid.UUID]:
+        page = select(Request.id).where(*conditions)
+        if assigned != "any":
+            page = page.outerjoin(RequestAssignment, RequestAssignment.request_id == Request.id)
+        if code is not None:
+            page = page.where(Request.department_code == code)
+        return page.order_by(Request.submitted_at, Request.id).limit(limit + 1)
+
+    pages = [page_of(code).subquery() for code in scopes]
+    ids = pages[0] if len(pages) == 1 else union_all(*(select(p.c.id) for p in pages)).subquery()
+    query = (
+        select(Request, RequestAssignment)
+        .join(ids, ids.c.id == Request.id)
+        .outerjoin(RequestAssignment, RequestAssignment.request_id == Request.id)
+        .order_by(Request.submitted_at, Request.id)
+        .limit(limit + 1)
+    )
     return [(row[0], row[1]) for row in (await session.execute(query)).all()]
 
 
