@@ -28,6 +28,9 @@ class NotifySettings(CommonSettings):
     )
     sms_timeout: float = Field(default=10.0, description="Seconds one provider call may take.")
     sms_max_parts: int = Field(default=3, description="Most SMS parts a message may need.")
+    sms_max_in_flight: int = Field(
+        default=200, description="Most messages one worker holds between claim and answer."
+    )
     sms_max_attempts: int = Field(default=10, description="Tries before technical-failure.")
     sms_sending_lease: float = Field(
         default=30.0, description="Seconds after which a 'sending' claim counts as abandoned."

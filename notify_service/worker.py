@@ -11,6 +11,7 @@ from arq.worker import func
 from redis.asyncio import Redis
 
 from notify_service.jobs.deliver import send_otp, send_sms
+from notify_service.jobs.slots import Slots
 from notify_service.jobs.stuck import sweep_stuck
 from notify_service.jobs.webhooks import deliver_webhook, fan_out_event
 from notify_service.settings import NotifySettings, get_settings
@@ -31,6 +32,7 @@ def spec(kind: str = "sms") -> WorkerSpec:
             settings.redis_url, socket_connect_timeout=1, socket_timeout=2
         )
         ctx["pool"] = build_pool(settings, ctx["health_redis"])
+        ctx["sms_slots"] = Slots(settings.sms_max_in_flight)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["pool"].aclose()

@@ -3,47 +3,52 @@
 A claim that was left in `sending` without a recorded answer (the worker died mid-send) is in
 doubt: the provider that had it is asked first, where it can be asked, so a message the
 provider already holds is recorded, not sent twice.
+
+A status-SMS job carries up to `BATCHES[send_sms]` rows (the relay groups them): the rows are
+claimed in one transaction, sent concurrently, and recorded in one transaction, each row
+keeping its own state, so a burst costs a few statements per batch instead of per message.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from arq import Retry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from notify_service.jobs.handover import Attempt, Claimed, hand_over
+from notify_service.jobs.slots import Slots, SlotsBusy, unlimited
 from notify_service.settings import NotifySettings
-from notify_service.sms.providers.base import Outcome, SendResult, SmsProvider
+from notify_service.sms.providers.base import Outcome
 from notify_service.sms.providers.pool import ProviderPool
 from notify_service.sms.templates import TemplateError, TemplateSet
 from shared.db.identity import Resident
 from shared.db.notify import Notification
 from shared.db.outbox import OutboxMessage
 from shared.metrics import SMS
-from shared.queue.outbox import backoff_seconds, give_up, lock_pending, retry_later, settle
+from shared.queue.outbox import (
+    REQUEST_ID_KEY,
+    backoff_seconds,
+    give_up,
+    lock_pending_many,
+    retry_later,
+    settle,
+)
 
 log = structlog.get_logger()
 
 FINAL = {"delivered", "permanent-failure", "technical-failure", "temporary-failure"}
 SECRET_VALUES = ("code",)
 MASK = "••••••"
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A notification this run has the right to send, and what an earlier run left behind."""
-
-    notification_id: uuid.UUID
-    phone: str
-    body: str
-    attempts: int
-    provider: str
-    in_doubt_provider: str | None
-    in_doubt_since: datetime | None
+SLOT_WAIT = 5.0  # seconds a batch waits for room before arq runs it again a second later
 
 
 def localized(values: dict[str, Any], language: str) -> dict[str, str]:
@@ -72,197 +77,284 @@ def _scrub(message: OutboxMessage) -> None:
         message.payload = {**message.payload, "values": values}
 
 
-async def _notification_for(
-    session: AsyncSession, message: OutboxMessage, templates: TemplateSet
+def _notification_for(
+    session: AsyncSession,
+    message: OutboxMessage,
+    residents: Mapping[uuid.UUID, Resident],
+    existing: Notification | None,
+    templates: TemplateSet,
 ) -> tuple[Notification, str]:
     """The message's notification row (created on first run) and the text to send."""
     payload = message.payload
     resident_id = payload.get("resident_id")
-    resident = await session.get(Resident, uuid.UUID(resident_id)) if resident_id else None
+    resident = residents.get(uuid.UUID(resident_id)) if resident_id else None
     language = str(payload.get("language") or (resident.preferred_language if resident else "ar"))
     phone = str(payload.get("phone") or (resident.phone if resident else ""))
     values = localized(dict(payload.get("values", {})), language)
     rendered = templates.render(str(payload["event"]), language, values)
-    notification = await session.scalar(
-        select(Notification)
-        .where(Notification.idempotency_key == str(message.id))
-        .with_for_update()
+    if existing is not None:
+        return existing, rendered.body
+    stored_values = {k: (MASK if k in SECRET_VALUES else v) for k, v in values.items()}
+    stored = templates.render(rendered.event, rendered.language, stored_values)
+    notification = Notification(
+        id=uuid.uuid4(),
+        idempotency_key=str(message.id),
+        event=rendered.event,
+        resident_id=resident.id if resident else None,
+        request_id=uuid.UUID(payload["request_id"]) if payload.get("request_id") else None,
+        phone=phone,
+        language=rendered.language,
+        body=stored.body,
+        encoding=rendered.length.encoding.value,
+        parts=rendered.length.parts,
+        status="created",
+        attempts=0,
     )
-    if notification is None:
-        stored_values = {k: (MASK if k in SECRET_VALUES else v) for k, v in values.items()}
-        stored = templates.render(rendered.event, rendered.language, stored_values)
-        notification = Notification(
-            id=uuid.uuid4(),
-            idempotency_key=str(message.id),
-            event=rendered.event,
-            resident_id=resident.id if resident else None,
-            request_id=uuid.UUID(payload["request_id"]) if payload.get("request_id") else None,
-            phone=phone,
-            language=rendered.language,
-            body=stored.body,
-            encoding=rendered.length.encoding.value,
-            parts=rendered.length.parts,
-            status="created",
-        )
-        session.add(notification)
-        await session.flush()
+    session.add(notification)  # inserted with the batch's other new rows at commit
     return notification, rendered.body
+
+
+def _uuids(values: Iterable[Any]) -> set[uuid.UUID]:
+    """The values that are UUIDs (a malformed one fails its own row later, not the batch)."""
+    found: set[uuid.UUID] = set()
+    for value in values:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            found.add(uuid.UUID(str(value)))
+    return found
+
+
+def _claim_one(
+    session: AsyncSession,
+    message: OutboxMessage,
+    residents: Mapping[uuid.UUID, Resident],
+    existing: Notification | None,
+    templates: TemplateSet,
+    settings: NotifySettings,
+    provider: str,
+    now: datetime,
+) -> Claimed | None:
+    """Decide whether this run sends one row, and mark its notification 'sending'."""
+    if _expired(message.payload):
+        _scrub(message)
+        give_up(message, "one-time code expired before it could be sent", now=now)
+        return None
+    try:
+        notification, body = _notification_for(session, message, residents, existing, templates)
+    except (TemplateError, KeyError, ValueError) as exc:
+        give_up(message, f"cannot render: {exc}", now=now)
+        return None
+    if notification.status in FINAL or notification.sent_at is not None:
+        _scrub(message)
+        settle(message, now=now)  # the provider has it already; receipts will say the rest
+        return None
+    stale_before = now - timedelta(seconds=settings.sms_sending_lease)
+    in_doubt = notification.status == "sending" and notification.claimed_at is not None
+    if in_doubt and notification.claimed_at and notification.claimed_at > stale_before:
+        return None  # another run is sending it right now; the relay will look again
+    if notification.parts > settings.sms_max_parts or not notification.phone:
+        notification.status = "permanent-failure"
+        notification.last_error = "too long or no phone number"
+        settle(message, now=now)
+        return None
+    doubt_provider = notification.provider if in_doubt else None
+    doubt_since = notification.claimed_at if in_doubt else None
+    notification.status = "sending"
+    notification.claimed_at = now
+    notification.updated_at = now
+    notification.attempts += 1
+    notification.provider = provider
+    request_id = message.payload.get(REQUEST_ID_KEY)
+    return Claimed(
+        str(message.id),
+        notification.id,
+        notification.phone,
+        body,
+        notification.attempts,
+        provider,
+        doubt_provider,
+        doubt_since,
+        str(request_id) if request_id else None,
+        now + send_window(settings),
+    )
+
+
+def send_window(settings: NotifySettings) -> timedelta:
+    """How long after its claim a send may still start: a send that starts later could still
+    be in flight when the lease runs out and another run asks the provider about it."""
+    lease = settings.sms_sending_lease
+    return timedelta(seconds=max(lease - settings.sms_timeout, lease / 2))
 
 
 async def _claim(
     sessions: async_sessionmaker[AsyncSession],
-    outbox_id: str,
+    outbox_ids: Sequence[str],
     templates: TemplateSet,
     settings: NotifySettings,
     pool: ProviderPool,
-) -> Claimed | None:
-    """First transaction: decide whether this run sends, and mark the notification 'sending'."""
+) -> list[Claimed]:
+    """First transaction: decide which rows this run sends, and mark them 'sending'.
+
+    Three statements load the whole batch (outbox rows, then notifications, locked in that
+    order like `_record`), and the new or changed notifications are written at commit."""
     async with sessions() as session, session.begin():
-        message = await lock_pending(session, outbox_id)
-        if message is None:
-            return None
-        if _expired(message.payload):
-            _scrub(message)
-            give_up(message, "one-time code expired before it could be sent")
-            return None
-        try:
-            notification, body = await _notification_for(session, message, templates)
-        except (TemplateError, KeyError, ValueError) as exc:
-            give_up(message, f"cannot render: {exc}")
-            return None
-        if notification.status in FINAL or notification.sent_at is not None:
-            _scrub(message)
-            settle(message)  # the provider has it already; receipts will say the rest
-            return None
-        now = datetime.now(UTC)
-        stale_before = now - timedelta(seconds=settings.sms_sending_lease)
-        in_doubt = notification.status == "sending" and notification.claimed_at is not None
-        if in_doubt and notification.claimed_at and notification.claimed_at > stale_before:
-            return None  # another run is sending it right now; the relay will look again
-        if notification.parts > settings.sms_max_parts or not notification.phone:
-            notification.status = "permanent-failure"
-            notification.last_error = "too long or no phone number"
-            settle(message)
-            return None
-        doubt_provider = notification.provider if in_doubt else None
-        doubt_since = notification.claimed_at if in_doubt else None
-        provider = await pool.choose()
-        notification.status = "sending"
-        notification.claimed_at = now
-        notification.attempts += 1
-        notification.provider = provider.name
-        return Claimed(
-            notification.id,
-            notification.phone,
-            body,
-            notification.attempts,
-            provider.name,
-            doubt_provider,
-            doubt_since,
+        messages = await lock_pending_many(session, outbox_ids)
+        if not messages:
+            return []
+        resident_ids = _uuids(m.payload.get("resident_id") for m in messages)
+        residents = (
+            {
+                r.id: r
+                for r in await session.scalars(
+                    select(Resident).where(Resident.id.in_(resident_ids))
+                )
+            }
+            if resident_ids
+            else {}
         )
+        existing = {
+            n.idempotency_key: n
+            for n in await session.scalars(
+                select(Notification)
+                .where(Notification.idempotency_key.in_([str(m.id) for m in messages]))
+                .order_by(Notification.id)
+                .with_for_update()
+            )
+        }
+        provider = (await pool.choose()).name
+        now = datetime.now(UTC)
+        claimed = [
+            _claim_one(
+                session,
+                message,
+                residents,
+                existing.get(str(message.id)),
+                templates,
+                settings,
+                provider,
+                now,
+            )
+            for message in messages
+        ]
+        return [c for c in claimed if c is not None]
+
+
+def _record_one(
+    notification: Notification | None,
+    message: OutboxMessage | None,
+    attempt: Attempt,
+    settings: NotifySettings,
+) -> str:
+    """The provider's answer decides one notification's status and what its outbox row owes."""
+    if notification is None:
+        return "missing"
+    claimed, provider, result = attempt.claimed, attempt.provider, attempt.result
+    now = datetime.now(UTC)
+    notification.updated_at = now  # a value, not onupdate's now(): one UPDATE for the batch
+    notification.provider = provider.name
+    if result.outcome is Outcome.accepted:
+        notification.sent_at = notification.sent_at or now
+        notification.provider_reference = result.reference
+        notification.last_error = None
+        if notification.status not in FINAL:  # a receipt may have come first
+            notification.status = "sending" if provider.has_receipts else "delivered"
+            if not provider.has_receipts:
+                notification.delivered_at = now
+    elif result.outcome is Outcome.rejected:
+        notification.status = "permanent-failure"
+        notification.last_error = result.error
+    elif claimed.attempts >= settings.sms_max_attempts:
+        notification.status = "technical-failure"
+        notification.last_error = result.error
+    else:
+        notification.last_error = result.error
+        if result.outcome is Outcome.retry:
+            notification.status = "created"  # surely not sent: claim again freely
+        delay = backoff_seconds(claimed.attempts)
+        if result.outcome is Outcome.unknown:  # in doubt: ask before sending again
+            delay = max(delay, settings.sms_sending_lease + 1)
+        if message is not None:
+            retry_later(message, result.error or "retry", delay, now=now)
+        return result.outcome.value
+    if message is not None:
+        _scrub(message)
+        if notification.status == "technical-failure":
+            give_up(message, result.error or "gave up", now=now)
+        else:
+            settle(message, now=now)
+    return notification.status
 
 
 async def _record(
     sessions: async_sessionmaker[AsyncSession],
-    outbox_id: str,
-    claimed: Claimed,
-    provider: SmsProvider,
-    result: SendResult,
+    attempts: Sequence[Attempt],
     settings: NotifySettings,
-) -> str:
-    """Second transaction: the provider's answer decides the status and what the outbox owes."""
+) -> list[str]:
+    """Second transaction: the batch's answers recorded at once, rows locked as in `_claim`."""
     async with sessions() as session, session.begin():
-        notification = await session.get(
-            Notification, claimed.notification_id, with_for_update=True
-        )
-        message = await lock_pending(session, outbox_id)
-        if notification is None:
-            return "missing"
-        now = datetime.now(UTC)
-        notification.provider = provider.name
-        if result.outcome is Outcome.accepted:
-            notification.sent_at = notification.sent_at or now
-            notification.provider_reference = result.reference
-            notification.last_error = None
-            if notification.status not in FINAL:  # a receipt may have come first
-                notification.status = "sending" if provider.has_receipts else "delivered"
-                if not provider.has_receipts:
-                    notification.delivered_at = now
-        elif result.outcome is Outcome.rejected:
-            notification.status = "permanent-failure"
-            notification.last_error = result.error
-        elif claimed.attempts >= settings.sms_max_attempts:
-            notification.status = "technical-failure"
-            notification.last_error = result.error
-        else:
-            notification.last_error = result.error
-            if result.outcome is Outcome.retry:
-                notification.status = "created"  # surely not sent: claim again freely
-            delay = backoff_seconds(claimed.attempts)
-            if result.outcome is Outcome.unknown:  # in doubt: ask before sending again
-                delay = max(delay, settings.sms_sending_lease + 1)
-            if message is not None:
-                retry_later(message, result.error or "retry", delay)
-            return result.outcome.value
-        if message is not None:
-            _scrub(message)
-            if notification.status == "technical-failure":
-                give_up(message, result.error or "gave up")
-            else:
-                settle(message)
-        return notification.status
+        messages = {
+            str(m.id): m
+            for m in await lock_pending_many(session, [a.claimed.outbox_id for a in attempts])
+        }
+        notifications = {
+            n.id: n
+            for n in await session.scalars(
+                select(Notification)
+                .where(Notification.id.in_([a.claimed.notification_id for a in attempts]))
+                .order_by(Notification.id)
+                .with_for_update()
+            )
+        }
+        return [
+            _record_one(
+                notifications.get(a.claimed.notification_id),
+                messages.get(a.claimed.outbox_id),
+                a,
+                settings,
+            )
+            for a in attempts
+        ]
 
 
-async def _resolve_doubt(
-    pool: ProviderPool, claimed: Claimed
-) -> tuple[SmsProvider, SendResult] | None:
-    """If an earlier run may have handed this message over, ask that provider first."""
-    previous = pool.get(claimed.in_doubt_provider)
-    if previous is None or claimed.in_doubt_since is None:
-        return None
-    answer = await previous.lookup(
-        str(claimed.notification_id), claimed.phone, claimed.body, claimed.in_doubt_since
-    )
-    if answer is not None and answer.outcome is Outcome.accepted:
-        log.info(
-            "notify.sms_found_at_provider",
-            notification_id=str(claimed.notification_id),
-            provider=previous.name,
-        )
-        return previous, answer
-    return None
-
-
-async def deliver(ctx: dict[str, Any], outbox_id: str) -> str:
-    """arq job shared by the SMS and one-time-code queues."""
+async def deliver(ctx: dict[str, Any], outbox_id: str, *more_ids: str) -> str:
+    """arq job shared by the SMS and one-time-code queues: one outbox row, or a batch of them."""
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     settings: NotifySettings = ctx["settings"]
     pool: ProviderPool = ctx["pool"]
     templates: TemplateSet = ctx["templates"]
-    claimed = await _claim(sessions, outbox_id, templates, settings, pool)
-    if claimed is None:
+    outbox_ids = [outbox_id, *more_ids]
+    slots: Slots | None = ctx.get("sms_slots")
+    try:
+        async with slots.hold(len(outbox_ids), wait=SLOT_WAIT) if slots else unlimited():
+            claimed = await _claim(sessions, outbox_ids, templates, settings, pool)
+            if len(claimed) == 1 and claimed[0].request_id:  # this job's logs carry the call's ID
+                structlog.contextvars.bind_contextvars(request_id=claimed[0].request_id)
+            attempts = list(await asyncio.gather(*(hand_over(pool, c) for c in claimed)))
+            outcomes = await _record(sessions, attempts, settings) if attempts else []
+    except SlotsBusy as exc:  # nothing was claimed; arq runs the job again a second later
+        raise Retry(defer=1) from exc
+    for attempt, outcome in zip(attempts, outcomes, strict=True):
+        SMS.labels(attempt.provider.name, outcome).inc()
+        request_id = attempt.claimed.request_id
+        with structlog.contextvars.bound_contextvars(
+            **({"request_id": request_id} if request_id else {})
+        ):
+            log.info(
+                "notify.sms_attempted",
+                notification_id=str(attempt.claimed.notification_id),
+                outcome=outcome,
+                provider=attempt.provider.name,
+            )
+    if not outcomes:
         return "skipped"
-    found = await _resolve_doubt(pool, claimed)
-    if found is not None:
-        provider, result = found
-    else:
-        provider = pool.get(claimed.provider) or pool.providers[0]
-        result = await provider.send(str(claimed.notification_id), claimed.phone, claimed.body)
-        await pool.record(provider, result.outcome in (Outcome.accepted, Outcome.rejected))
-    outcome = await _record(sessions, outbox_id, claimed, provider, result, settings)
-    SMS.labels(provider.name, outcome).inc()
-    log.info(
-        "notify.sms_attempted",
-        notification_id=str(claimed.notification_id),
-        outcome=outcome,
-        provider=provider.name,
-    )
-    return outcome
+    if len(outbox_ids) == 1:
+        return outcomes[0]
+    counts = Counter(outcomes)
+    return "batch=" + ",".join(f"{name}:{counts[name]}" for name in sorted(counts))
 
 
-async def send_sms(ctx: dict[str, Any], outbox_id: str) -> str:
-    """A status message to a resident or a member of staff."""
-    return await deliver(ctx, outbox_id)
+async def send_sms(ctx: dict[str, Any], outbox_id: str, *more_ids: str) -> str:
+    """Status messages to residents or members of staff (the relay batches them)."""
+    return await deliver(ctx, outbox_id, *more_ids)
 
 
 async def send_otp(ctx: dict[str, Any], outbox_id: str) -> str:

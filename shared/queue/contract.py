@@ -33,6 +33,18 @@ JOB_QUEUES: dict[Job, Queue] = {
 }
 
 
+# Jobs whose consumer takes several outbox rows at once: the relay puts up to this many row ids
+# in one arq job, so a burst pays the queue's per-job cost (about six Redis round trips) and
+# the job's two transactions once per batch instead of once per row. Each row keeps its own
+# state in Postgres, so a batch run twice, or half done, still sends each message once.
+BATCHES: dict[Job, int] = {Job.send_sms: 50}
+
+
+def batch_size(job: str) -> int:
+    """How many outbox rows one arq job of `job` may carry (1 unless listed in BATCHES)."""
+    return next((size for name, size in BATCHES.items() if name.value == job), 1)
+
+
 def arq_queue_name(prefix: str, queue: Queue | str) -> str:
     """The Redis sorted-set name of a logical queue under this deployment's prefix."""
     return f"{prefix}:queue:{queue}"

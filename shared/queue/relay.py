@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import structlog
 from arq.connections import ArqRedis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.queue.contract import arq_job_id, arq_queue_name
+from shared.queue.contract import arq_job_id, arq_queue_name, batch_size
 
 log = structlog.get_logger()
 
@@ -40,6 +41,50 @@ _CLAIM = text(
 )
 
 
+@dataclass(frozen=True)
+class DueRow:
+    """One claimed outbox row still to be sent, as the claim statement returns it."""
+
+    id: str
+    queue: str
+    job: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class ArqJob:
+    """One arq job to enqueue: its function, the outbox row ids it carries, its own id."""
+
+    function: str
+    queue: str
+    outbox_ids: tuple[str, ...]
+    job_id: str
+
+
+def plan_jobs(rows: Sequence[DueRow], prefix: str) -> list[ArqJob]:
+    """One job per row, or per up to `BATCHES[job]` rows of the same job and queue.
+
+    A job is named after its first row and that row's attempt, which no other job shares:
+    each (row, attempt) is claimed once."""
+    groups: dict[tuple[str, str], list[DueRow]] = {}
+    for row in rows:
+        groups.setdefault((row.queue, row.job), []).append(row)
+    jobs: list[ArqJob] = []
+    for (queue, job), members in groups.items():
+        size = batch_size(job)
+        for start in range(0, len(members), size):
+            chunk = members[start : start + size]
+            jobs.append(
+                ArqJob(
+                    function=job,
+                    queue=queue,
+                    outbox_ids=tuple(row.id for row in chunk),
+                    job_id=arq_job_id(prefix, chunk[0].id, chunk[0].attempts),
+                )
+            )
+    return jobs
+
+
 async def relay_once(
     sessions: async_sessionmaker[AsyncSession],
     redis: ArqRedis,
@@ -63,16 +108,19 @@ async def relay_once(
                 },
             )
         ).all()
+        due: list[DueRow] = []
         for row in rows:
             if row.status != "pending":
                 log.error("outbox.gave_up", outbox_id=str(row.id), job=row.job)
                 continue
+            due.append(DueRow(str(row.id), row.queue, row.job, row.attempts))
+        for job in plan_jobs(due, prefix):
             async with asyncio.timeout(2):
                 await redis.enqueue_job(
-                    row.job,
-                    str(row.id),
-                    _job_id=arq_job_id(prefix, str(row.id), row.attempts),
-                    _queue_name=arq_queue_name(prefix, row.queue),
+                    job.function,
+                    *job.outbox_ids,
+                    _job_id=job.job_id,
+                    _queue_name=arq_queue_name(prefix, job.queue),
                 )
     return len(rows)
 

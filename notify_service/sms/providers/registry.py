@@ -19,7 +19,9 @@ def build_provider(name: str, settings: NotifySettings) -> SmsProvider:
     if name == "webhook":
         if not settings.sms_webhook_url:
             raise ValueError("SMS_WEBHOOK_URL is required for the webhook provider")
-        return WebhookProvider(settings.sms_webhook_url, timeout=timeout)
+        return WebhookProvider(
+            settings.sms_webhook_url, timeout=timeout, connections=settings.sms_max_in_flight
+        )
     if name == "unifonic":
         if settings.unifonic_app_sid is None:
             raise ValueError("UNIFONIC_APP_SID is required for the unifonic provider")
