@@ -19,9 +19,9 @@ run: install
 test: install
 	scripts/test.sh
 
-## bench: throughput and latency against reference ceilings (bench/results/latest.*)
+## bench: issue 7's benchmark, every part (bench/README.md); ARGS="--scale 0.01" for a quick run
 bench: install
-	scripts/bench.sh
+	scripts/bench.sh $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy .

@@ -86,7 +86,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{data['p50_ms']:.1f} | {data['p99_ms']:.1f} | {data['non_2xx']} | "
                 f"{data['errors']} | {cpu} |"
             )
-    for section in ("pipeline", "memory", "notify_drain", "scale"):
+    for section in ("pipeline", "memory", "login_cost", "notify_drain", "scale"):
         if section in report["figures"]:
             lines += ["", f"## {section}", "", "```json"]
             lines.append(json.dumps(report["figures"][section], indent=2, ensure_ascii=False))
