@@ -13,6 +13,7 @@ import math
 import re
 import statistics
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -56,12 +57,14 @@ async def _run(
         ids = await _drafts(client, count)
         answered: dict[str, float] = {}
         failures = 0
+        refused: Counter[str] = Counter()
 
         async def submit(request_id: str) -> None:
             nonlocal failures
             response = await client.post(f"/v1/requests/{request_id}/submit")
             if response.status_code != 200:
                 failures += 1
+                refused[f"{response.status_code} {response.json().get('code', '')}"] += 1
                 return
             answered[response.json()["reference"]] = time.monotonic()
 
@@ -85,6 +88,7 @@ async def _run(
         "seconds": round(offered, 1),
         "submissions": len(answered),
         "submit_failures": failures,
+        "submit_refusals": dict(refused),
         "without_sms": len(answered) - len(latencies),
         "p50_ms": round(percentile(latencies, 0.5), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
