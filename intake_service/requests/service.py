@@ -224,39 +224,26 @@ async def detail(
 
     `fresh` is the only event of a draft made in this transaction: it has no documents and
     no other events, so neither is read back."""
-    department, service = await catalog_refs(session, request.department_code, request.service_code)
     if fresh is not None:
         documents: Sequence[Document] = []
         events: Sequence[RequestEvent] = [fresh]
     else:
         documents = await repository.documents_of(session, request.id)
         events = await repository.events_of(session, request.id)
-    return RequestOut(
-        id=request.id,
-        reference=request.reference,
-        status=request.status,
-        status_label=Label(**label(request.status)),
-        department=department,
-        service=service,
-        description=request.description,
-        documents=[DocumentOut.model_validate(d) for d in documents],
-        timeline=[
-            TimelineEventOut(
-                type=e.type,
-                from_status=e.from_status,
-                to_status=e.to_status,
-                actor_type=e.actor_type,
-                at=e.created_at,
-                data=e.data,
-            )
-            for e in events
-            if not e.internal
-        ],
-        created_at=request.created_at,
-        submitted_at=request.submitted_at,
-        updated_at=request.updated_at,
-        rating=request.rating,
-        origin=origin_of(request),
+    timeline = [
+        TimelineEventOut(
+            type=e.type,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            actor_type=e.actor_type,
+            at=e.created_at,
+            data=e.data,
+        )
+        for e in events
+        if not e.internal
+    ]
+    return await _request_out(
+        session, request, [DocumentOut.model_validate(d) for d in documents], timeline
     )
 
 
@@ -266,6 +253,21 @@ async def view(session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.U
     if found is None:
         raise RequestNotFound()
     request, documents, timeline = found
+    return await _request_out(
+        session,
+        request,
+        [DocumentOut(**{**d, "created_at": _utc(d["created_at"])}) for d in documents],
+        [TimelineEventOut(**{**e, "at": _utc(e["at"])}) for e in timeline],
+    )
+
+
+async def _request_out(
+    session: AsyncSession,
+    request: Request,
+    documents: list[DocumentOut],
+    timeline: list[TimelineEventOut],
+) -> RequestOut:
+    """The resident's view of a request, however its documents and timeline were read."""
     department, service = await catalog_refs(session, request.department_code, request.service_code)
     return RequestOut(
         id=request.id,
@@ -275,8 +277,8 @@ async def view(session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.U
         department=department,
         service=service,
         description=request.description,
-        documents=[DocumentOut(**{**d, "created_at": _utc(d["created_at"])}) for d in documents],
-        timeline=[TimelineEventOut(**{**e, "at": _utc(e["at"])}) for e in timeline],
+        documents=documents,
+        timeline=timeline,
         created_at=request.created_at,
         submitted_at=request.submitted_at,
         updated_at=request.updated_at,
