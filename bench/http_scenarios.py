@@ -11,7 +11,6 @@ import json
 import os
 import re
 import secrets
-import statistics
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,22 +71,6 @@ class Resident:
     phone: str
 
 
-def figures(runs: list[wrk.Sample]) -> dict[str, Any]:
-    """min/median/max throughput and median latencies over repeated runs."""
-    rps = [r.requests_per_second for r in runs]
-    return {
-        "requests_per_second": {
-            "min": min(rps),
-            "median": statistics.median(rps),
-            "max": max(rps),
-        },
-        "p50_ms": statistics.median(r.p50_ms for r in runs),
-        "p99_ms": statistics.median(r.p99_ms for r in runs),
-        "non_2xx": sum(r.non_2xx for r in runs),
-        "errors": sum(r.errors for r in runs),
-    }
-
-
 def ratio(numerator: float, denominator: float, target: float) -> dict[str, Any]:
     """A target expressed as a ratio of two figures from the same run."""
     value = numerator / denominator if denominator else 0.0
@@ -119,7 +102,7 @@ def measure(
             )
             for _ in range(repeats)
         ]
-        out[label] = figures(runs)
+        out[label] = wrk.summary(runs)
         served = sum(r.requests_per_second for r in runs) * seconds
         if pids and served:
             spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}

@@ -18,14 +18,13 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.stack import ROOT, asyncpg_dsn, base_env, fresh_database, running, stack
+from bench.wrk import spread
 from shared.db.session import create_sessionmaker
 from shared.queue.connections import create_arq_redis
 from shared.queue.contract import Job, arq_job_id, arq_queue_name, batch_size
@@ -77,11 +77,6 @@ def tally(received: Mapping[str, int], expected: int) -> tuple[int, int]:
     """(missing, duplicates): messages owed but never received, and extra copies received."""
     duplicates = sum(times - 1 for times in received.values() if times > 1)
     return max(expected - len(received), 0), duplicates
-
-
-def spread(values: Sequence[float]) -> dict[str, float]:
-    """min / median / max of repeated measurements."""
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
 def ratio_target(sms_per_second: float, noop_per_second: float, *, clean: bool) -> dict[str, Any]:

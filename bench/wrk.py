@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -80,3 +83,19 @@ def run(
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         errors=sum(int(g) for g in errors.groups()) if errors else 0,
     )
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """min / median / max of repeated measurements."""
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def summary(runs: Sequence[Sample]) -> dict[str, Any]:
+    """Throughput spread and median latencies over repeated runs, as every report shows them."""
+    return {
+        "requests_per_second": spread([r.requests_per_second for r in runs]),
+        "p50_ms": statistics.median(r.p50_ms for r in runs),
+        "p99_ms": statistics.median(r.p99_ms for r in runs),
+        "non_2xx": sum(r.non_2xx for r in runs),
+        "errors": sum(r.errors for r in runs),
+    }

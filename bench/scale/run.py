@@ -91,7 +91,7 @@ def _measure(
         script = rotation_script(rotation)
         _wrk(base_url, WARM_UP_SECONDS, CONNECTIONS, script)
         runs = [_wrk(base_url, seconds, CONNECTIONS, script) for _ in range(repeats)]
-        figures[name] = {**summary(runs), **probe}
+        figures[name] = {**wrk.summary(runs), **probe}
         if name in P99_READS:
             alone = [_wrk(base_url, seconds, LATENCY_CONNECTIONS, script) for _ in range(repeats)]
             figures[name]["one_connection"] = {
@@ -157,22 +157,6 @@ def rotation_script(rotation: paths.Rotation) -> str:
         '  return wrk.format("GET", targets[i][1], targets[i][2])\n'
         "end\n"
     )
-
-
-def summary(runs: list[wrk.Sample]) -> dict[str, Any]:
-    """min/median/max throughput and median latencies, as bench/run.py reports them."""
-    rps = [r.requests_per_second for r in runs]
-    return {
-        "requests_per_second": {
-            "min": min(rps),
-            "median": statistics.median(rps),
-            "max": max(rps),
-        },
-        "p50_ms": statistics.median(r.p50_ms for r in runs),
-        "p99_ms": statistics.median(r.p99_ms for r in runs),
-        "non_2xx": sum(r.non_2xx for r in runs),
-        "errors": sum(r.errors for r in runs),
-    }
 
 
 def targets_of(report: Mapping[str, Any]) -> dict[str, Any]:

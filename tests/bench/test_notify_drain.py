@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench.notify_drain import Ledger, ratio_target, spread, tally
+from bench.notify_drain import Ledger, ratio_target, tally
+from bench.wrk import spread
 
 
 def test_tally_counts_messages_never_received_and_extra_copies() -> None:
