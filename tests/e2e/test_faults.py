@@ -60,6 +60,28 @@ def _all_routed_with_two_sms(
     return all(sum(ref in body for body in bodies) >= 2 for ref in references)
 
 
+def _explain(client: Any, resident: Any, references: list[str], sms: SmsReceiver) -> str:
+    """What each request's status and SMS count are, so a failure says which part fell behind."""
+    listing = client.get("/v1/requests?limit=100", headers=resident.headers).json()["items"]
+    statuses = {item["reference"]: item["status"] for item in listing}
+    bodies = [m["body"] for m in sms.ledger.to(resident.phone)]
+    return "; ".join(
+        f"{ref}: {statuses.get(ref)}, {sum(ref in body for body in bodies)} SMS"
+        for ref in references
+    )
+
+
+def _wait_for_all(client: Any, resident: Any, references: list[str], sms: SmsReceiver) -> None:
+    try:
+        wait_until(
+            lambda: _all_routed_with_two_sms(client, resident, references, sms),
+            90,
+            "some requests were not routed or texted",
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {_explain(client, resident, references, sms)}") from None
+
+
 def _assert_exactly_two_sms_each(resident: Any, references: list[str], sms: SmsReceiver) -> None:
     bodies = [m["body"] for m in sms.ledger.to(resident.phone)]
     counts = {ref: sum(ref in body for body in bodies) for ref in references}
@@ -77,11 +99,7 @@ def test_killing_the_routing_worker_loses_nothing(stack: LiveStack, sms: SmsRece
             submit_one(client, resident, f"while dead {i}")["reference"] for i in range(10)
         ]
         stack.supervisor.start("routing-worker")
-        wait_until(
-            lambda: _all_routed_with_two_sms(client, resident, references, sms),
-            60,
-            "some requests were not routed or texted after the worker came back",
-        )
+        _wait_for_all(client, resident, references, sms)
         _assert_exactly_two_sms_each(resident, references, sms)
 
 
@@ -100,9 +118,5 @@ def test_stopping_redis_loses_nothing(
         ]
         time.sleep(2)  # long enough for the relays and workers to fail several times
         redis_server.start()  # back, and empty: every job it held is gone
-        wait_until(
-            lambda: _all_routed_with_two_sms(client, resident, references, sms),
-            90,
-            "some requests were not routed or texted after Redis came back",
-        )
+        _wait_for_all(client, resident, references, sms)
         _assert_exactly_two_sms_each(resident, references, sms)
