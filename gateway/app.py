@@ -17,6 +17,7 @@ from gateway.auth.passwords import Passwords
 from gateway.auth.service import AuthConfig
 from gateway.auth.tokens import TokenIssuer, load_private_key
 from gateway.deps import GatewayState, client_ip
+from gateway.fast_path import ForwardTarget, install
 from gateway.guard import Guard
 from gateway.open311.endpoints import open311_router
 from gateway.openapi import MergedOpenApi
@@ -132,11 +133,17 @@ def create_app(
     app.include_router(partners_router)
     app.include_router(open311_router(intake))
 
+    # gateway/fast_path.py serves these routes' calls without FastAPI; the endpoints below
+    # answer only the calls it leaves to FastAPI (e.g. under FastAPI's own telemetry).
+    # `targets` tells the fast path where each forwards.
+    targets: dict[Callable[..., Any], ForwardTarget] = {}
+
     def public(upstream: Forwarder) -> Callable[[Request], Awaitable[Response]]:
         async def forward(request: Request) -> Response:
             ip = client_ip(request, settings.trusted_proxy_hops)
             return await upstream.forward(request, None, client_ip=ip)
 
+        targets[forward] = ForwardTarget(upstream, authenticated=False)
         return forward
 
     def authenticated(upstream: Forwarder) -> Callable[[Request], Awaitable[Response]]:
@@ -148,6 +155,7 @@ def create_app(
                 await audit_partner_call(state, claims.identity, request, response, ip)
             return response
 
+        targets[forward] = ForwardTarget(upstream, authenticated=True)
         return forward
 
     app.add_api_route("/v1/catalog", public(intake), methods=["GET"], include_in_schema=False)
@@ -185,4 +193,6 @@ def create_app(
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     instrument(app, "gateway")
+    # Last, once every route is in: the fast path decides by the routes as registered.
+    install(app, targets, state)
     return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import Scope
 
 from gateway.auth.passwords import Passwords
 from gateway.auth.service import AuthConfig
@@ -41,9 +42,20 @@ async def get_state(request: Request) -> GatewayState:
 
 def client_ip(request: Request, trusted_hops: int) -> str:
     """The caller's address: the peer, or the entry our own ingress added to X-Forwarded-For."""
-    peer = request.client.host if request.client else "unknown"
+    return client_ip_of(request.scope, trusted_hops)
+
+
+def client_ip_of(scope: Scope, trusted_hops: int) -> str:
+    """`client_ip` read from the ASGI scope (the forwarding fast path has no Request)."""
+    client = scope.get("client")
+    peer: str = client[0] if client is not None else "unknown"
     if trusted_hops <= 0:
         return peer
-    chain = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",")]
+    forwarded = ""
+    for name, value in scope["headers"]:
+        if name == b"x-forwarded-for":  # the first one, as Request.headers.get reads it
+            forwarded = value.decode("latin-1")
+            break
+    chain = [part.strip() for part in forwarded.split(",")]
     chain = [part for part in chain if part]
     return chain[-trusted_hops] if len(chain) >= trusted_hops else peer

@@ -20,6 +20,8 @@ SECRET = b"forwarder-test-secret-0123456789abcdef"
 async def _echo(request: web.Request) -> web.Response:
     if request.path == "/slow":
         await asyncio.sleep(2)
+    if request.path == "/cookie":
+        return web.Response(status=204, headers={"Set-Cookie": "session=resident-1; Path=/"})
     return web.json_response(
         {
             "method": request.method,
@@ -130,3 +132,23 @@ async def test_an_upstream_slower_than_the_deadline_answers_504_problem(upstream
         await forwarder.aclose()
     assert response.status_code == 504
     assert json.loads(bytes(response.body))["code"] == "upstream_timeout"
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_a_cookie_one_caller_got_is_never_sent_for_another(upstream: str, kind: str) -> None:
+    """The forwarding session is shared by every caller: it must keep no cookie jar. (By a
+    host name, as in the cluster: aiohttp's default jar ignores cookies of IP addresses.)"""
+    by_name = upstream.replace("127.0.0.1", "localhost")
+    forwarder = Forwarder(by_name, SECRET, timeout=5, kind=kind)
+    identity = Identity(subject="resident-2", kind=PrincipalKind.resident)
+    try:
+        first = await forwarder.forward(
+            _request("GET", "/cookie", b"", {}), identity, client_ip="10.0.0.9"
+        )
+        assert first.status_code == 204
+        second = await forwarder.forward(
+            _request("GET", "/echo", b"", {}), identity, client_ip="10.0.0.9"
+        )
+    finally:
+        await forwarder.aclose()
+    assert "cookie" not in json.loads(bytes(second.body))["headers"]
