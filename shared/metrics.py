@@ -33,6 +33,10 @@ JOB_DURATION = Histogram(
 )
 SMS = Counter("tawasul_sms_total", "SMS outcomes by provider and status.", ["provider", "status"])
 REQUESTS_BY_STATUS = Gauge("tawasul_requests_by_status", "Open requests by status.", ["status"])
+STATISTICS_LAG = Gauge(
+    "tawasul_statistics_lag_seconds",
+    "Age of the oldest request change not yet folded into the supervisors' statistics.",
+)
 SLA_BREACHES = Counter("tawasul_sla_breaches_total", "Requests marked breached.")
 WEBHOOK_DEAD = Counter("tawasul_webhook_dead_letters_total", "Webhook deliveries given up.")
 

@@ -56,6 +56,9 @@ SESSION = (
     "SET maintenance_work_mem = '1536MB'",
     "SET max_parallel_maintenance_workers = 0",
     "SET jit = off",  # compiling the generator's expressions costs more than it saves
+    # No statistics triggers while loading (a note per row would double the load); the
+    # rollup is built afterwards by the product's own fold, see _statistics.
+    "SET session_replication_role = replica",
 )
 
 
@@ -69,7 +72,51 @@ def generate(
 ) -> dict[str, Any]:
     """Fill env's DATABASE_URL; returns row counts and the time of each phase (seconds)."""
     dsn = env["DATABASE_URL"].replace("+asyncpg", "")
-    return asyncio.run(_generate(dsn, residents=residents, requests=requests, seed=seed))
+    result = asyncio.run(_generate(dsn, residents=residents, requests=requests, seed=seed))
+    result["statistics"] = asyncio.run(_statistics(env["DATABASE_URL"]))
+    return result
+
+
+async def _statistics(url: str) -> dict[str, Any]:
+    """Build the supervisors' rollup as production does after migration 0008: a note for
+    every submitted request, folded by routing's own fold (batch by batch, as the cron)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    from routing_service.statistics.rollup import fold_all
+
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session:
+            mark = time.monotonic()
+            async with session.begin():
+                await session.execute(
+                    text(
+                        "INSERT INTO statistics_changes (request_id) SELECT id FROM requests"
+                        " WHERE submitted_at IS NOT NULL"
+                    )
+                )
+            noted = time.monotonic() - mark
+            say("statistics: notes written, folding")
+            mark = time.monotonic()
+            folded = await fold_all(session)
+            seconds = time.monotonic() - mark
+            cells = await session.scalar(text("SELECT count(*) FROM statistics_daily"))
+            await session.commit()
+        async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            await conn.execute(text("VACUUM ANALYZE statistics_daily"))
+            await conn.execute(text("VACUUM ANALYZE statistics_contributions"))
+            await conn.execute(text("VACUUM ANALYZE statistics_changes"))
+    finally:
+        await engine.dispose()
+    say(f"statistics: {folded} requests folded into {cells} cells in {seconds:.0f}s")
+    return {
+        "requests": folded,
+        "cells": cells,
+        "seconds_notes": round(noted, 1),
+        "seconds_fold": round(seconds, 1),
+        "requests_per_second": round(folded / seconds) if seconds else None,
+    }
 
 
 async def _connect(dsn: str) -> asyncpg.Connection:

@@ -1,63 +1,44 @@
-"""Statistics per department and per officer over requests submitted in a period."""
+"""Statistics per department and per officer over requests submitted in a period, read from
+the daily rollup that routing keeps (rollup.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# One grouped pass over the period's requests of the chosen departments; it reads through
-# ix_requests_department_submitted, so it costs the period's rows, not the table's.
-_METRICS = """
-SELECT {key} AS key,
-       count(*) AS submitted,
-       count(r.first_response_at) AS responded,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.first_response_at
-           - r.submitted_at)) FILTER (WHERE r.first_response_at IS NOT NULL) AS frt_p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM r.first_response_at
-           - r.submitted_at)) FILTER (WHERE r.first_response_at IS NOT NULL) AS frt_p90,
-       avg((r.first_response_at <= r.first_response_due_at)::int)
-           FILTER (WHERE r.first_response_at IS NOT NULL) AS frt_within,
-       count(r.resolved_at) AS resolved,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.resolved_at
-           - r.submitted_at)) FILTER (WHERE r.resolved_at IS NOT NULL) AS res_p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM r.resolved_at
-           - r.submitted_at)) FILTER (WHERE r.resolved_at IS NOT NULL) AS res_p90,
-       avg((r.resolved_at <= r.resolution_due_at)::int)
-           FILTER (WHERE r.resolved_at IS NOT NULL) AS res_within,
-       count(r.breached_at) AS breaches,
-       avg(r.rating) AS rating_avg,
-       count(r.rating) AS ratings
-FROM requests r
-LEFT JOIN request_assignments a ON a.request_id = r.id
-WHERE r.department_code = ANY(:departments)
-  AND r.submitted_at >= :start AND r.submitted_at < :end
-GROUP BY 1
-ORDER BY 1
-"""
-_BY_STATUS = """
-SELECT {key} AS key, r.status, count(*) AS n
-FROM requests r
-LEFT JOIN request_assignments a ON a.request_id = r.id
-WHERE r.department_code = ANY(:departments)
-  AND r.submitted_at >= :start AND r.submitted_at < :end
-GROUP BY 1, 2
-"""
-KEYS = {"department": "r.department_code", "officer": "a.officer_id::text"}
+from routing_service.statistics import sketch
+from shared.db.statistics import NO_OFFICER
+
+_CELLS = text(
+    """
+    SELECT department_code, officer_key, submitted, first_responses, first_response_judged,
+           first_response_on_time, resolutions, resolution_judged, resolution_on_time,
+           breaches, rating_sum, ratings, by_status, first_response_histogram,
+           resolution_histogram
+    FROM statistics_daily
+    WHERE department_code = ANY(:departments) AND day >= :start AND day < :end
+    """
+)
+_COUNTS = slice(2, 12)
+_OLDEST_NOTE = text("SELECT created_at FROM statistics_changes ORDER BY id LIMIT 1")
+QUANTILES = (0.5, 0.9)
 
 
 class Timing(BaseModel):
     """How long something took (hours, wall clock) and how often it met its target."""
 
     count: int
-    median_hours: float | None
-    p90_hours: float | None
+    median_hours: float | None = Field(
+        description="Median, estimated within 1% (log-bucket histogram of the period's times)."
+    )
+    p90_hours: float | None = Field(description="90th percentile, estimated within 1%.")
     within_target_share: float | None
 
 
@@ -79,6 +60,10 @@ class Statistics(BaseModel):
 
     start: datetime
     end: datetime
+    as_of: datetime = Field(
+        description="Every change made before this instant is counted; later ones are being "
+        "folded into the figures (normally within seconds)."
+    )
     departments: list[Metrics]
     officers: list[Metrics]
 
@@ -87,53 +72,113 @@ def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(float(seconds) / 3600, 3)
 
 
-def _share(value: Any) -> float | None:
-    return None if value is None else round(float(value), 4)
+def _share(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 4)
 
 
-async def _group(session: AsyncSession, by: str, params: dict[str, Any]) -> list[Metrics]:
-    key = KEYS[by]
-    statuses: dict[str | None, dict[str, int]] = {}
-    for row in await session.execute(text(_BY_STATUS.format(key=key)), params):
-        statuses.setdefault(row.key, {})[row.status] = int(row.n)
-    rows = (await session.execute(text(_METRICS.format(key=key)), params)).all()
-    return [
-        Metrics(
-            key=row.key,
-            submitted=row.submitted,
-            by_status=statuses.get(row.key, {}),
-            first_response=Timing(
-                count=row.responded,
-                median_hours=_hours(row.frt_p50),
-                p90_hours=_hours(row.frt_p90),
-                within_target_share=_share(row.frt_within),
-            ),
-            resolution=Timing(
-                count=row.resolved,
-                median_hours=_hours(row.res_p50),
-                p90_hours=_hours(row.res_p90),
-                within_target_share=_share(row.res_within),
-            ),
-            breaches=row.breaches,
-            satisfaction_average=None
-            if row.rating_avg is None
-            else round(float(row.rating_avg), 3),
-            ratings=row.ratings,
-        )
-        for row in rows
-    ]
+def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
+
+
+class _Sum:
+    """Cells added up while reading; histogram keys stay as the JSON's strings until the
+    end (converting every cell's keys cost a fifth of the read)."""
+
+    __slots__ = ("by_status", "counts", "first_response", "resolution")
+
+    def __init__(self) -> None:
+        self.counts = [0] * 10
+        self.by_status: dict[str, int] = {}
+        self.first_response: dict[str, int] = {}
+        self.resolution: dict[str, int] = {}
+
+    def add(
+        self,
+        counts: Sequence[int],
+        by_status: Mapping[str, int],
+        first_response: Mapping[str, int],
+        resolution: Mapping[str, int],
+    ) -> None:
+        mine = self.counts
+        for index, n in enumerate(counts):
+            mine[index] += n
+        _add(self.by_status, by_status)
+        _add(self.first_response, first_response)
+        _add(self.resolution, resolution)
+
+    def absorb(self, other: _Sum) -> None:
+        self.add(other.counts, other.by_status, other.first_response, other.resolution)
+
+
+def _timing(count: int, histogram: Mapping[str, int], on_time: int, judged: int) -> Timing:
+    median, p90 = sketch.quantiles({int(k): n for k, n in histogram.items()}, QUANTILES)
+    return Timing(
+        count=count,
+        median_hours=_hours(median),
+        p90_hours=_hours(p90),
+        within_target_share=_share(on_time, judged),
+    )
+
+
+def metrics(key: str, total: _Sum) -> Metrics:
+    """One department's or officer's summed figures as the API shows them."""
+    (
+        submitted,
+        first_responses,
+        first_response_judged,
+        first_response_on_time,
+        resolutions,
+        resolution_judged,
+        resolution_on_time,
+        breaches,
+        rating_sum,
+        ratings,
+    ) = total.counts
+    return Metrics(
+        key=key,
+        submitted=submitted,
+        by_status={k: n for k, n in sorted(total.by_status.items()) if n},
+        first_response=_timing(
+            first_responses, total.first_response, first_response_on_time, first_response_judged
+        ),
+        resolution=_timing(resolutions, total.resolution, resolution_on_time, resolution_judged),
+        breaches=breaches,
+        satisfaction_average=None if ratings == 0 else round(rating_sum / ratings, 3),
+        ratings=ratings,
+    )
 
 
 async def compute(
     session: AsyncSession, departments: Sequence[str], start: datetime, end: datetime
 ) -> Statistics:
-    """Figures over requests of `departments` submitted in [start, end)."""
-    params = {"departments": list(departments), "start": start, "end": end}
+    """Figures over requests of `departments` submitted on the UTC days [start, end).
+
+    Reads the daily rollup (one row per department, day and officer), so the cost follows
+    the period and the staff in scope, not the size of the requests table; `as_of` says
+    how fresh the rollup is. Cells are first summed per (department, officer), then those
+    few sums per department and per officer."""
+    params = {"departments": list(departments), "start": start.date(), "end": end.date()}
+    pairs: dict[tuple[str, uuid.UUID], _Sum] = {}
+    for row in await session.execute(_CELLS, params):
+        key = (row[0], row[1])
+        total = pairs.get(key)
+        if total is None:
+            total = pairs[key] = _Sum()
+        total.add(row[_COUNTS], row[12], row[13], row[14])
+    by_department: dict[str, _Sum] = {}
+    by_officer: dict[str, _Sum] = {}
+    for (department, officer), total in pairs.items():
+        by_department.setdefault(department, _Sum()).absorb(total)
+        if officer != NO_OFFICER:
+            by_officer.setdefault(str(officer), _Sum()).absorb(total)
+    oldest_note = await session.scalar(_OLDEST_NOTE)
     return Statistics(
         start=start,
         end=end,
-        departments=await _group(session, "department", params),
-        officers=[m for m in await _group(session, "officer", params) if m.key is not None],
+        as_of=oldest_note or datetime.now(UTC),
+        departments=[metrics(k, by_department[k]) for k in sorted(by_department)],
+        officers=[metrics(k, by_officer[k]) for k in sorted(by_officer)],
     )
 
 

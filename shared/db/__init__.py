@@ -8,6 +8,7 @@ from shared.db.outbox import OutboxMessage
 from shared.db.partners import PartnerAudit, PartnerClient, PartnerSecret
 from shared.db.requests import Document, IdempotencyKey, Request, RequestEvent
 from shared.db.routing import OfficerDuty, RequestAssignment, RoutingRule
+from shared.db.statistics import StatisticsChange, StatisticsContribution, StatisticsDaily
 from shared.db.webhooks import PartnerWebhook, WebhookDelivery
 
 __all__ = [
@@ -34,5 +35,8 @@ __all__ = [
     "ServiceType",
     "Staff",
     "StaffDepartment",
+    "StatisticsChange",
+    "StatisticsContribution",
+    "StatisticsDaily",
     "WebhookDelivery",
 ]

@@ -150,3 +150,24 @@ def test_queue_page_merges_departments_in_submission_order(
 
     assert len(expected) > 2 * PAGE  # more than two pages
     assert asyncio.run(pages()) == [r["id"] for r in expected]
+
+
+def test_the_rollup_counts_every_submitted_request_once(
+    database: tuple[str, dict[str, object]],
+) -> None:
+    url, report = database
+    (row,) = asyncio.run(
+        _fetch(
+            url,
+            """
+            SELECT (SELECT count(*) FROM requests WHERE submitted_at IS NOT NULL) AS submitted,
+                   (SELECT sum(submitted) FROM statistics_daily) AS counted,
+                   (SELECT count(*) FROM statistics_changes) AS pending,
+                   (SELECT sum(ratings) FROM statistics_daily) AS ratings,
+                   (SELECT count(rating) FROM requests WHERE submitted_at IS NOT NULL) AS rated
+            """,
+        )
+    )
+    assert report["statistics"]["requests"] == row["submitted"] > 0  # type: ignore[index]
+    assert (row["counted"], row["pending"]) == (row["submitted"], 0)
+    assert row["ratings"] == row["rated"]

@@ -51,6 +51,7 @@ METRICS = {
     "tawasul_requests_by_status",
     "tawasul_sla_breaches_total",
     "tawasul_webhook_dead_letters_total",
+    "tawasul_statistics_lag_seconds",
 }
 ALERTED_METRICS = METRICS - {"tawasul_job_duration_seconds_bucket"}
 

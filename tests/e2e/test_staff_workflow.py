@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -77,6 +78,8 @@ def test_officer_works_a_request_to_resolution(
                 return request_id in [item["id"] for item in page["items"]]
 
             wait_until(in_my_queue, 20, "the request never reached the officer's queue")
+            page = client.get("/v1/staff/requests?assigned=me", headers=officer).json()
+            officer_id = next(i["officer_id"] for i in page["items"] if i["id"] == request_id)
             base = f"/v1/staff/requests/{request_id}"
             assert client.post(f"{base}/claim", headers=officer).status_code == 200
             asked = client.post(
@@ -115,5 +118,21 @@ def test_officer_works_a_request_to_resolution(
             texts = [m["body"] for m in sms.ledger.to(resident.phone) if reference in m["body"]]
             assert len(texts) == 4
             assert all("تواصل" in body for body in texts)
+
+            # The routing worker's fold (every 10 s) brings the request into the statistics.
+            today = datetime.now(UTC).date()
+            period = f"from={today}&to={today + timedelta(days=1)}&department=family_affairs"
+
+            def counted() -> dict[str, Any] | None:
+                stats = client.get(f"/v1/staff/statistics?{period}", headers=admin).json()
+                mine = [o for o in stats["officers"] if o["key"] == officer_id]
+                return mine[0] if mine and mine[0]["ratings"] == 1 else None
+
+            wait_until(counted, 30, "the request never reached the supervisors' statistics")
+            figures = counted()
+            assert figures is not None
+            assert figures["by_status"] == {"closed": 1}
+            assert figures["satisfaction_average"] == 5.0
+            assert figures["resolution"]["count"] == 1
         finally:
             client.put("/v1/staff/me/duty", json={"on_duty": False}, headers=officer)

@@ -1,4 +1,5 @@
-"""Supervisor statistics checked against values computed by hand."""
+"""Supervisor statistics checked against values computed by hand (percentiles are estimates
+within 1%, see routing_service/statistics/sketch.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+
+from routing_service.statistics.rollup import fold_all
 
 BASE = datetime(2020, 1, 5, 9, 0, tzinfo=UTC)  # a period no other test writes into
 H = timedelta(hours=1)
@@ -87,6 +90,8 @@ async def _make_figures(client: httpx.AsyncClient, stack: Any, sms: Any) -> dict
         **due,
     )
     await _place(stack, ids[3], officer_b.id, submitted_at=BASE, status="routed", **due)
+    async with stack.sessions() as session:
+        await fold_all(session)
     return {"supervisor": supervisor, "officer": officer_a, "a": officer_a.id, "b": officer_b.id}
 
 
@@ -104,20 +109,20 @@ async def test_department_figures_match_hand_computed(
     assert visas["by_status"] == {"closed": 2, "in_progress": 1, "routed": 1}
     assert visas["first_response"] == {
         "count": 3,
-        "median_hours": 2.0,
-        "p90_hours": 2.8,
+        "median_hours": pytest.approx(2.0, rel=0.01),
+        "p90_hours": pytest.approx(2.8, rel=0.01),
         "within_target_share": 0.6667,
     }
     assert visas["resolution"] == {
         "count": 2,
-        "median_hours": 15.0,
-        "p90_hours": 19.0,
+        "median_hours": pytest.approx(15.0, rel=0.01),
+        "p90_hours": pytest.approx(19.0, rel=0.01),
         "within_target_share": 0.5,
     }
     assert visas["breaches"] == 2
     assert visas["satisfaction_average"] == 4.5
     officers = {o["key"]: o for o in response.json()["officers"]}
-    assert officers[figures["a"]]["first_response"]["median_hours"] == 1.5
+    assert officers[figures["a"]]["first_response"]["median_hours"] == pytest.approx(1.5, rel=0.01)
     assert officers[figures["b"]]["breaches"] == 1
     assert officers[figures["b"]]["submitted"] == 2
 
@@ -132,7 +137,7 @@ async def test_csv_has_a_row_per_department_and_officer(
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["scope"] for r in rows] == ["department", "officer", "officer"]
-    assert rows[0]["first_response_p90_hours"] == "2.8"
+    assert float(rows[0]["first_response_p90_hours"]) == pytest.approx(2.8, rel=0.01)
 
 
 async def test_officers_and_bad_periods_are_refused(
