@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,84 +28,141 @@ from shared.db.requests import Request
 from shared.db.webhooks import PartnerWebhook, WebhookDelivery
 from shared.metrics import WEBHOOK_DEAD
 from shared.queue.contract import Job
-from shared.queue.outbox import backoff_seconds, give_up, lock_pending, owe, retry_later, settle
+from shared.queue.outbox import (
+    backoff_seconds,
+    give_up,
+    lock_pending,
+    lock_pending_many,
+    owe,
+    retry_later,
+    settle,
+)
 from shared.request_status import label
 
 log = structlog.get_logger()
 PRODUCER = "notify"
 
 
-async def _subscribers(session: AsyncSession, request: Request) -> list[PartnerWebhook]:
-    """Active webhooks of partners that filed the request or whose read scope covers it."""
-    department = await session.get(Department, request.department_code)
-    agency = department.agency_code if department else ""
-    entitled = and_(
-        PartnerClient.scopes.contains(["requests:read"]),
-        or_(
-            PartnerClient.departments.contains([request.department_code]),
-            PartnerClient.agencies.contains([agency]),
-        ),
-    )
-    return list(
-        await session.scalars(
-            select(PartnerWebhook)
-            .join(PartnerClient, PartnerClient.id == PartnerWebhook.client_id)
-            .where(
-                PartnerWebhook.active,
-                PartnerClient.active,
-                or_(PartnerClient.id == request.partner_client_id, entitled),
-            )
+@dataclass(frozen=True)
+class Subscriber:
+    """An active webhook of an active partner, with what the partner may read."""
+
+    webhook_id: uuid.UUID
+    client_id: uuid.UUID
+    reads_requests: bool
+    departments: frozenset[str]
+    agencies: frozenset[str]
+
+    def hears(self, request: Request, agency: str) -> bool:
+        """Partners hear of requests they filed, and of those their read scope covers."""
+        if request.partner_client_id == self.client_id:
+            return True
+        return self.reads_requests and (
+            request.department_code in self.departments or agency in self.agencies
         )
+
+
+async def _subscribers(session: AsyncSession) -> list[Subscriber]:
+    """Every active webhook of an active partner: a handful, read once per batch."""
+    rows = await session.execute(
+        select(
+            PartnerWebhook.id,
+            PartnerClient.id,
+            PartnerClient.scopes,
+            PartnerClient.departments,
+            PartnerClient.agencies,
+        )
+        .join(PartnerClient, PartnerClient.id == PartnerWebhook.client_id)
+        .where(PartnerWebhook.active, PartnerClient.active)
     )
+    return [
+        Subscriber(
+            webhook_id=hook_id,
+            client_id=client_id,
+            reads_requests="requests:read" in (scopes or []),
+            departments=frozenset(departments or []),
+            agencies=frozenset(agencies or []),
+        )
+        for hook_id, client_id, scopes, departments, agencies in rows
+    ]
 
 
-async def fan_out_event(ctx: dict[str, Any], outbox_id: str) -> str:
-    """One delivery per subscribed webhook, each owed to the queue in the same commit."""
+async def fan_out_event(ctx: dict[str, Any], outbox_id: str, *more_ids: str) -> str:
+    """One delivery per subscribed webhook and event, each owed to the queue in the same commit.
+
+    A job carries up to `BATCHES[fan_out_event]` events (the relay groups them): the requests,
+    their agencies and the subscribers are read once per batch, so an event nobody subscribed
+    to costs a share of a few statements rather than a job of its own."""
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     async with sessions() as session, session.begin():
-        message = await lock_pending(session, outbox_id)
-        if message is None:
+        messages = await lock_pending_many(session, [outbox_id, *more_ids])
+        if not messages:
             return "skipped"
-        event = message.payload
-        request = await session.get(Request, uuid.UUID(event["request_id"]))
-        if request is None:
-            give_up(message, "request does not exist")
-            return "missing"
-        payload = {
-            "event": "request.status_changed",
-            "event_key": event["event_key"],
-            "request_id": str(request.id),
-            "reference": request.reference,
-            "type": event["type"],
-            "from_status": event["from_status"],
-            "status": event["to_status"],
-            "status_label": label(event["to_status"]),
-            "occurred_at": event["occurred_at"],
-        }
-        created = 0
-        for hook in await _subscribers(session, request):
-            delivery_id = await session.scalar(
-                insert(WebhookDelivery)
-                .values(
-                    id=uuid.uuid4(),
-                    webhook_id=hook.id,
-                    event_key=event["event_key"],
-                    request_id=request.id,
-                    payload=payload,
+        requests = {
+            r.id: r
+            for r in await session.scalars(
+                select(Request).where(
+                    Request.id.in_({uuid.UUID(m.payload["request_id"]) for m in messages})
                 )
-                .on_conflict_do_nothing(constraint="uq_webhook_deliveries_event")
-                .returning(WebhookDelivery.id)
             )
-            if delivery_id is not None:
-                owe(
-                    session,
-                    Job.deliver_webhook,
-                    {"delivery_id": str(delivery_id)},
-                    producer=PRODUCER,
+        }
+        agencies: dict[str, str] = {
+            code: agency
+            for code, agency in await session.execute(
+                select(Department.code, Department.agency_code).where(
+                    Department.code.in_({r.department_code for r in requests.values()})
                 )
-                created += 1
-        settle(message)
-        return f"deliveries={created}"
+            )
+        }
+        subscribers = await _subscribers(session) if requests else []
+        created = missing = 0
+        for message in messages:
+            event = message.payload
+            request = requests.get(uuid.UUID(event["request_id"]))
+            if request is None:
+                give_up(message, "request does not exist")
+                missing += 1
+                continue
+            agency = agencies.get(request.department_code, "")
+            hearing = [s for s in subscribers if s.hears(request, agency)]
+            created += await _deliveries(session, event, request, hearing)
+            settle(message)
+        return f"events={len(messages)} deliveries={created} missing={missing}"
+
+
+async def _deliveries(
+    session: AsyncSession, event: dict[str, Any], request: Request, hearing: list[Subscriber]
+) -> int:
+    """Record one event's delivery to each subscriber (once, however often it is fanned out)."""
+    payload = {
+        "event": "request.status_changed",
+        "event_key": event["event_key"],
+        "request_id": str(request.id),
+        "reference": request.reference,
+        "type": event["type"],
+        "from_status": event["from_status"],
+        "status": event["to_status"],
+        "status_label": label(event["to_status"]),
+        "occurred_at": event["occurred_at"],
+    }
+    created = 0
+    for subscriber in hearing:
+        delivery_id = await session.scalar(
+            insert(WebhookDelivery)
+            .values(
+                id=uuid.uuid4(),
+                webhook_id=subscriber.webhook_id,
+                event_key=event["event_key"],
+                request_id=request.id,
+                payload=payload,
+            )
+            .on_conflict_do_nothing(constraint="uq_webhook_deliveries_event")
+            .returning(WebhookDelivery.id)
+        )
+        if delivery_id is not None:
+            owe(session, Job.deliver_webhook, {"delivery_id": str(delivery_id)}, producer=PRODUCER)
+            created += 1
+    return created
 
 
 async def deliver_webhook(ctx: dict[str, Any], outbox_id: str) -> str:

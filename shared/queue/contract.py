@@ -37,7 +37,7 @@ JOB_QUEUES: dict[Job, Queue] = {
 # in one arq job, so a burst pays the queue's per-job cost (about six Redis round trips) and
 # the job's two transactions once per batch instead of once per row. Each row keeps its own
 # state in Postgres, so a batch run twice, or half done, still sends each message once.
-BATCHES: dict[Job, int] = {Job.send_sms: 50}
+BATCHES: dict[Job, int] = {Job.send_sms: 50, Job.fan_out_event: 50}
 
 
 def batch_size(job: str) -> int:

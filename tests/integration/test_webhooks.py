@@ -58,15 +58,10 @@ def receiver() -> Iterator[Receiver]:
     server.server.server_close()
 
 
-async def _partner_with_hook(
-    client: httpx.AsyncClient, admin: Any, url: str, scopes: list[str]
-) -> tuple[dict[str, str], str, str]:
+async def _partner(client: httpx.AsyncClient, admin: Any, **client_fields: Any) -> dict[str, str]:
+    """A partner client made by the admin; returns its bearer header."""
     created = (
-        await client.post(
-            "/v1/admin/partners",
-            json={"name": "Case system", "scopes": scopes, "agencies": ["passports"]},
-            headers=admin.auth,
-        )
+        await client.post("/v1/admin/partners", json=client_fields, headers=admin.auth)
     ).json()
     token = (
         await client.post(
@@ -78,7 +73,15 @@ async def _partner_with_hook(
             },
         )
     ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _partner_with_hook(
+    client: httpx.AsyncClient, admin: Any, url: str, scopes: list[str]
+) -> tuple[dict[str, str], str, str]:
+    headers = await _partner(
+        client, admin, name="Case system", scopes=scopes, agencies=["passports"]
+    )
     hook = await client.post("/v1/partner/webhooks", json={"url": url}, headers=headers)
     assert hook.status_code == 201, hook.text
     return headers, hook.json()["secret"], hook.json()["id"]
@@ -167,27 +170,11 @@ async def test_subscribing_needs_the_scope(
     client: httpx.AsyncClient, stack: Any, sms: Any, receiver: Receiver
 ) -> None:
     admin = await stack.admin(client, sms.ledger)
-    created = (
-        await client.post(
-            "/v1/admin/partners",
-            json={"name": "Reader", "scopes": ["requests:read"], "agencies": ["passports"]},
-            headers=admin.auth,
-        )
-    ).json()
-    token = (
-        await client.post(
-            "/v1/oauth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": created["client_id"],
-                "client_secret": created["client_secret"],
-            },
-        )
-    ).json()["access_token"]
+    headers = await _partner(
+        client, admin, name="Reader", scopes=["requests:read"], agencies=["passports"]
+    )
     response = await client.post(
-        "/v1/partner/webhooks",
-        json={"url": receiver.url},
-        headers={"Authorization": f"Bearer {token}"},
+        "/v1/partner/webhooks", json={"url": receiver.url}, headers=headers
     )
     assert response.status_code == 403
 
@@ -208,3 +195,61 @@ async def test_subscribing_needs_the_scope(
 async def test_internal_targets_are_refused(url: str) -> None:
     with pytest.raises(UnsafeTarget):
         await check_target(url, allow_private=False)
+
+
+async def test_one_job_fans_out_many_events_each_to_its_own_subscribers(
+    client: httpx.AsyncClient, stack: Any, sms: Any, receiver: Receiver
+) -> None:
+    """The relay puts up to 50 events in one fan_out_event job; each still reaches exactly
+    the partners entitled to it, and the job run twice adds nothing."""
+    from notify_service.jobs.webhooks import fan_out_event
+
+    admin = await stack.admin(client, sms.ledger)
+    headers = await _partner(
+        client,
+        admin,
+        name="Visa desk",
+        scopes=["requests:read", "webhooks:manage"],
+        departments=["visas"],
+    )
+    hook = await client.post("/v1/partner/webhooks", json={"url": receiver.url}, headers=headers)
+    assert hook.status_code == 201, hook.text
+    resident = await stack.sign_up(client, sms.ledger)
+    filed: dict[str, str] = {}
+    for department, service in (
+        ("visas", "final_exit"),
+        ("violations", "fines_enquiry"),
+        ("visas", "final_exit"),
+    ):
+        draft = await client.post(
+            "/v1/requests",
+            json={"department_code": department, "service_code": service, "description": "x"},
+            headers=resident.auth,
+        )
+        request_id = draft.json()["id"]
+        await client.post(f"/v1/requests/{request_id}/submit", headers=resident.auth)
+        filed[request_id] = department
+    async with stack.sessions() as session:
+        owed = list(
+            await session.scalars(
+                text(
+                    "SELECT id::text FROM outbox WHERE job = 'fan_out_event' "
+                    "AND status = 'pending' AND payload->>'request_id' = ANY(:ids)"
+                ),
+                {"ids": list(filed)},
+            )
+        )
+    assert len(owed) == 3
+    ctx = {"sessions": stack.sessions}
+    # (other tests' partners, scoped to the whole agency, hear of these requests too)
+    assert (await fan_out_event(ctx, *owed)).startswith("events=3 ")
+    assert await fan_out_event(ctx, *owed) == "skipped"
+    async with stack.sessions() as session:
+        delivered = list(
+            await session.scalars(
+                text("SELECT request_id::text FROM webhook_deliveries WHERE webhook_id = :h"),
+                {"h": hook.json()["id"]},
+            )
+        )
+    assert sorted(delivered) == sorted(i for i, d in filed.items() if d == "visas")
+    await stack.drain()
