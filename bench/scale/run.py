@@ -106,6 +106,8 @@ def _probe(base_url: str, rotation: paths.Rotation, count: int = 10) -> dict[str
     """How many of the first targets answer 200, and how many items a page holds on average:
     a page of a nearly empty queue costs less than a full one, whatever the table's size."""
     sizes: list[int] = []
+    officers: list[int] = []
+    counted: list[int] = []
     failed = 0
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for path, headers in rotation[:count]:
@@ -116,8 +118,15 @@ def _probe(base_url: str, rotation: paths.Rotation, count: int = 10) -> dict[str
             body = response.json()
             if isinstance(body, dict) and isinstance(body.get("items"), list):
                 sizes.append(len(body["items"]))
+            if isinstance(body, dict) and isinstance(body.get("officers"), list):
+                officers.append(len(body["officers"]))
+                counted.append(sum(d["submitted"] for d in body["departments"]))
     return {
         "items_per_page": round(statistics.mean(sizes), 1) if sizes else None,
+        # Statistics answer with a row per officer in scope, and staff grow with residents:
+        # the full size's answer is larger, not only its table.
+        "officers_per_answer": round(statistics.mean(officers), 1) if officers else None,
+        "requests_per_answer": round(statistics.mean(counted)) if counted else None,
         "probe_failures": failed,
     }
 
@@ -176,9 +185,10 @@ def targets_of(report: Mapping[str, Any]) -> dict[str, Any]:
             "target": RATIO_TARGET,
             "met": ratio >= RATIO_TARGET and clean,
         }
-        items = (small[name].get("items_per_page"), full[name].get("items_per_page"))
-        if None not in items and items[0] != items[1]:
-            found[f"{name}_ratio"]["items_per_page"] = {"small": items[0], "full": items[1]}
+        for shape in ("items_per_page", "officers_per_answer", "requests_per_answer"):
+            pair = (small[name].get(shape), full[name].get(shape))
+            if None not in pair and pair[0] != pair[1]:
+                found[f"{name}_ratio"][shape] = {"small": pair[0], "full": pair[1]}
     for name in P99_READS:
         if name in full:
             p99 = full[name]["one_connection"]["p99_ms"]
