@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 
 async def test_a_read_after_postgres_dropped_every_intake_connection_succeeds(
@@ -28,3 +28,29 @@ async def test_a_read_after_postgres_dropped_every_intake_connection_succeeds(
     for _ in range(3):
         response = await client.get("/v1/requests", headers=resident.auth)
         assert response.status_code == 200, response.text
+
+
+async def test_a_burst_at_the_connection_budget_opens_no_connection_per_call(stack: Any) -> None:
+    """Overflow connections are closed on return, so a load that stays above the pool's size
+    would fork a Postgres backend per call: every connection of the budget stays pooled."""
+    db = stack.intake.state.db
+    settings = stack.intake_settings
+    budget = settings.db_pool_size + settings.db_max_overflow
+    engine = db.engine.sync_engine
+    opened: list[object] = []
+
+    def on_connect(*args: object) -> None:
+        opened.append(args)
+
+    async def hold() -> None:
+        async with db.read() as session:
+            await session.execute(text("SELECT pg_sleep(0.05)"))
+
+    await asyncio.gather(*(hold() for _ in range(budget)))  # every connection opened once
+    event.listen(engine, "connect", on_connect)
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(hold() for _ in range(budget)))
+    finally:
+        event.remove(engine, "connect", on_connect)
+    assert opened == []
