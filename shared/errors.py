@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,6 +34,9 @@ DATABASE_OUTAGES = {
     "ConnectionFailureError",
     "TooManyConnectionsError",
     "AdminShutdownError",
+    # Contention, not a bug: a lock waited on past lock_timeout, or a deadlock broken.
+    "LockNotAvailableError",
+    "DeadlockDetectedError",
 }
 log = structlog.get_logger()
 
@@ -171,6 +175,16 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _is_outage(error: BaseException | None) -> bool:
+    """Whether the driver's error (SQLAlchemy keeps asyncpg's as the cause of its own) is an
+    outage or contention the caller may retry, rather than a bug."""
+    while error is not None:
+        if type(error).__name__ in DATABASE_OUTAGES:
+            return True
+        error = error.__cause__
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error of this app as problem+json, and unknown crashes as a logged 500."""
 
@@ -231,9 +245,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         # Lost connections and statement timeouts are outages; anything else is our bug.
-        if exc.connection_invalidated or type(exc.orig).__name__ in DATABASE_OUTAGES:
+        if exc.connection_invalidated or _is_outage(exc.orig):
             return await _dependency_down(request, exc)
         return await _crash(request, exc)
+
+    async def _driver(request: Request, exc: Exception) -> JSONResponse:
+        # The same rule for asyncpg's own errors, raised where a hot path uses it directly.
+        if _is_outage(exc):
+            return await _dependency_down(request, exc)
+        return await _crash(request, exc)
+
+    app.add_exception_handler(asyncpg.PostgresError, _driver)
+    app.add_exception_handler(asyncpg.InterfaceError, _driver)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

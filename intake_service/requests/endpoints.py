@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Header, Query, Response
-from sqlalchemy.exc import IntegrityError
 
 from intake_service.deps import DB, Resident
 from intake_service.requests import service
@@ -36,17 +36,18 @@ async def create_request(
     resident_id = uuid.UUID(resident.subject)
     key = service.check_idempotency_key(idempotency_key)
     fingerprint = service.body_fingerprint(body)
-    try:
-        async with db.transaction() as session:
-            existing = await service.replay(session, resident_id, key, fingerprint) if key else None
+    if key:
+        async with db.read() as session:
+            existing = await service.replay(session, resident_id, key, fingerprint)
             if existing is not None:
                 response.headers["Idempotent-Replayed"] = "true"
                 return await service.detail(session, existing)
-            created, event = await service.create_draft(
-                session, resident_id, body, idempotency_key=key
+    try:
+        async with db.raw() as connection:
+            return await service.file_draft(
+                connection, resident_id, body, idempotency_key=key, fingerprint=fingerprint
             )
-            return await service.detail(session, created, fresh=event)
-    except IntegrityError:
+    except asyncpg.UniqueViolationError:
         if not key:
             raise
     # A concurrent call with the same key won the race: answer with what it created.

@@ -193,3 +193,57 @@ async def department_and_service(
     assert department is not None
     assert service is not None
     return department, service
+
+
+# A resident's new draft in one statement and one round trip: the catalog check, the request,
+# its first timeline event and the idempotency record. An unknown or inactive department or
+# service selects no catalog row, so nothing is inserted and no row comes back. Foreign keys
+# are checked at the statement's end, when the request row exists.
+_INSERT_DRAFT = """
+WITH service AS (
+    SELECT d.code AS department_code, d.name_ar AS department_ar, d.name_en AS department_en,
+           s.code AS service_code, s.name_ar AS service_ar, s.name_en AS service_en,
+           s.response_time_hours
+    FROM service_types s JOIN departments d ON d.code = s.department_code
+    WHERE d.code = $2 AND s.code = $3 AND d.active AND s.active
+), draft AS (
+    INSERT INTO requests (id, resident_id, department_code, service_code, description, status)
+    SELECT $1::uuid, $4::uuid, department_code, service_code, $5::text, 'draft' FROM service
+    RETURNING id, created_at, updated_at
+), created AS (
+    INSERT INTO request_events (request_id, type, from_status, to_status, actor_type, actor_id)
+    SELECT id, 'created', NULL, 'draft', 'resident', $6::text FROM draft
+    RETURNING created_at
+), remembered AS (
+    INSERT INTO idempotency_keys (resident_id, key, request_hash, request_id)
+    SELECT $4::uuid, $7::text, $8::text, id FROM draft WHERE $7::text IS NOT NULL
+)
+SELECT service.*, draft.id, draft.created_at, draft.updated_at, created.created_at AS event_at
+FROM service, draft, created
+"""
+
+
+async def insert_draft(
+    connection: Any,
+    *,
+    request_id: uuid.UUID,
+    resident_id: uuid.UUID,
+    department_code: str,
+    service_code: str,
+    description: str,
+    idempotency_key: str | None,
+    fingerprint: str | None,
+) -> Any:
+    """The new draft's timestamps and catalog names (an asyncpg Record), or None when the
+    department or service is unknown or inactive. `connection` is asyncpg's own."""
+    return await connection.fetchrow(
+        _INSERT_DRAFT,
+        request_id,
+        department_code,
+        service_code,
+        resident_id,
+        description,
+        str(resident_id),
+        idempotency_key,
+        fingerprint,
+    )

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,6 +115,63 @@ async def create_draft(
         )
     await session.flush()
     return request, created
+
+
+async def file_draft(
+    connection: Any,
+    resident_id: uuid.UUID,
+    body: CreateRequestIn,
+    *,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> RequestOut:
+    """A resident's new draft written in one statement (see repository.insert_draft), and the
+    view the resident gets back, built from what that statement returned.
+
+    The hottest write a resident makes: the ORM path (`create_draft`, kept for partners' drafts
+    and their origin data) spends ~2 ms of CPU on what is one round trip here."""
+    row = await repository.insert_draft(
+        connection,
+        request_id=uuid.uuid4(),
+        resident_id=resident_id,
+        department_code=body.department_code,
+        service_code=body.service_code,
+        description=body.description,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint if idempotency_key else None,
+    )
+    if row is None:
+        raise UnknownService()
+    draft = Status.draft.value
+    return RequestOut(
+        id=row["id"],
+        reference=None,
+        status=draft,
+        status_label=Label(**label(draft)),
+        department=NamedRef(
+            code=row["department_code"], name_ar=row["department_ar"], name_en=row["department_en"]
+        ),
+        service=ServiceRef(
+            code=row["service_code"],
+            name_ar=row["service_ar"],
+            name_en=row["service_en"],
+            response_time_hours=row["response_time_hours"],
+        ),
+        description=body.description,
+        documents=[],
+        timeline=[
+            TimelineEventOut(
+                type="created",
+                from_status=None,
+                to_status=draft,
+                actor_type="resident",
+                at=row["event_at"],
+            )
+        ],
+        created_at=row["created_at"],
+        submitted_at=None,
+        updated_at=row["updated_at"],
+    )
 
 
 async def owned_or_404(

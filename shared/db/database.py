@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 class Database:
@@ -14,6 +15,7 @@ class Database:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        self.engine: AsyncEngine = sessions.kw["bind"]
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -30,6 +32,18 @@ class Database:
         async with self.sessions() as session:
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             yield session
+
+    @asynccontextmanager
+    async def raw(self) -> AsyncIterator[Any]:
+        """A pooled connection's own asyncpg connection, outside any transaction.
+
+        For the hottest writes that are one statement (atomic on its own): the ORM's unit of
+        work and SQLAlchemy's execution path cost more CPU than the statement itself. The
+        connection goes back to the same pool; asyncpg errors are not wrapped, and
+        shared.errors answers them like SQLAlchemy's."""
+        async with self.engine.connect() as connection:
+            pooled = await connection.get_raw_connection()
+            yield pooled.driver_connection
 
 
 async def get_db(request: Request) -> Database:
