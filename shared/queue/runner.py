@@ -72,6 +72,9 @@ async def _drain(worker: Worker, grace: float) -> None:
                 await asyncio.sleep(0.05)  # arq exposes no completion event to wait on
     with contextlib.suppress(Exception):
         await worker.close()
+    if worker.pool is not None:  # close() stopped at a Redis call: Redis is gone
+        with contextlib.suppress(Exception):
+            await worker.pool.aclose(close_connection_pool=True)
 
 
 async def serve(spec: WorkerSpec) -> None:
@@ -144,8 +147,11 @@ async def serve(spec: WorkerSpec) -> None:
             connected = False
             error = main.exception() if not main.cancelled() else None
             log.warning("worker.queue_connection_lost", worker=spec.name, error=repr(error)[:300])
-            with contextlib.suppress(Exception):
-                await worker.close()
+            # Jobs already running need Postgres and the provider, not Redis: let them finish.
+            # Closing at once would cancel them, and an SMS cancelled between its claim and
+            # its record is in doubt (held for the lease, then sent again if the provider
+            # cannot be asked).
+            await _drain(worker, spec.shutdown_grace)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
     finally:
