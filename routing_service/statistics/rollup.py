@@ -89,14 +89,24 @@ _UPSERT_CELLS = text(
         first_responses, first_response_judged, first_response_on_time, resolutions,
         resolution_judged, resolution_on_time, breaches, rating_sum, ratings, by_status,
         first_response_histogram, resolution_histogram)
-    SELECT * FROM unnest(CAST(:department_code AS text[]), CAST(:day AS date[]),
+    -- Arrays of different lengths cannot share one int[][]: histograms come as literals.
+    SELECT c.department_code, c.day, c.officer_key, c.submitted, c.first_responses,
+        c.first_response_judged, c.first_response_on_time, c.resolutions,
+        c.resolution_judged, c.resolution_on_time, c.breaches, c.rating_sum, c.ratings,
+        c.by_status, CAST(c.first_response_histogram AS int[]),
+        CAST(c.resolution_histogram AS int[])
+    FROM unnest(CAST(:department_code AS text[]), CAST(:day AS date[]),
         CAST(:officer_key AS uuid[]), CAST(:submitted AS int[]),
         CAST(:first_responses AS int[]), CAST(:first_response_judged AS int[]),
         CAST(:first_response_on_time AS int[]), CAST(:resolutions AS int[]),
         CAST(:resolution_judged AS int[]), CAST(:resolution_on_time AS int[]),
         CAST(:breaches AS int[]), CAST(:rating_sum AS int[]), CAST(:ratings AS int[]),
-        CAST(:by_status AS jsonb[]), CAST(:first_response_histogram AS jsonb[]),
-        CAST(:resolution_histogram AS jsonb[]))
+        CAST(:by_status AS jsonb[]), CAST(:first_response_histogram AS text[]),
+        CAST(:resolution_histogram AS text[]))
+        AS c(department_code, day, officer_key, submitted, first_responses,
+             first_response_judged, first_response_on_time, resolutions, resolution_judged,
+             resolution_on_time, breaches, rating_sum, ratings, by_status,
+             first_response_histogram, resolution_histogram)
     ON CONFLICT (department_code, day, officer_key) DO UPDATE SET
         submitted = excluded.submitted, first_responses = excluded.first_responses,
         first_response_judged = excluded.first_response_judged,
@@ -184,26 +194,29 @@ class Figures:
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Figures:
-        """A statistics_daily row as figures (histogram keys are strings in JSON)."""
+        """A statistics_daily row as figures."""
+        first_response: dict[int, int] = {}
+        resolution: dict[int, int] = {}
+        sketch.add_pairs(first_response, row["first_response_histogram"])
+        sketch.add_pairs(resolution, row["resolution_histogram"])
         return cls(
             **{name: row[name] for name in _COUNTS},
             by_status=dict(row["by_status"]),
-            first_response_histogram={
-                int(k): v for k, v in row["first_response_histogram"].items()
-            },
-            resolution_histogram={int(k): v for k, v in row["resolution_histogram"].items()},
+            first_response_histogram=first_response,
+            resolution_histogram=resolution,
         )
 
     def as_row(self, cell: Cell) -> dict[str, Any]:
-        """A row of _UPSERT_CELLS (JSON as text: asyncpg's jsonb codec wants a string)."""
+        """A row of _UPSERT_CELLS (JSON as text: asyncpg's jsonb codec wants a string;
+        histograms as array literals, see _UPSERT_CELLS)."""
         return {
             "department_code": cell[0],
             "day": cell[1],
             "officer_key": cell[2],
             **{name: getattr(self, name) for name in _COUNTS},
             "by_status": json.dumps(self.by_status, sort_keys=True),
-            "first_response_histogram": json.dumps(self.first_response_histogram),
-            "resolution_histogram": json.dumps(self.resolution_histogram),
+            "first_response_histogram": _literal(sketch.pairs(self.first_response_histogram)),
+            "resolution_histogram": _literal(sketch.pairs(self.resolution_histogram)),
         }
 
 
@@ -219,6 +232,11 @@ _COUNTS = (
     "rating_sum",
     "ratings",
 )
+
+
+def _literal(numbers: list[int]) -> str:
+    """A Postgres array literal of integers."""
+    return "{" + ",".join(map(str, numbers)) + "}"
 
 
 def _bump(counts: dict[Any, int], key: Any, sign: int) -> None:

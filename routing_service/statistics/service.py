@@ -8,6 +8,7 @@ import io
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import text
@@ -76,43 +77,49 @@ def _share(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
-def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+def _add(into: dict[Any, int], counts: Mapping[Any, int]) -> None:
     for key, n in counts.items():
         into[key] = into.get(key, 0) + n
 
 
 class _Sum:
-    """Cells added up while reading; histogram keys stay as the JSON's strings until the
-    end (converting every cell's keys cost a fifth of the read)."""
+    """Cells added up while reading."""
 
     __slots__ = ("by_status", "counts", "first_response", "resolution")
 
     def __init__(self) -> None:
         self.counts = [0] * 10
         self.by_status: dict[str, int] = {}
-        self.first_response: dict[str, int] = {}
-        self.resolution: dict[str, int] = {}
+        self.first_response: dict[int, int] = {}
+        self.resolution: dict[int, int] = {}
 
     def add(
         self,
         counts: Sequence[int],
         by_status: Mapping[str, int],
-        first_response: Mapping[str, int],
-        resolution: Mapping[str, int],
+        first_response: Sequence[int],
+        resolution: Sequence[int],
     ) -> None:
+        """One stored cell (histograms as statistics_daily keeps them: bucket, count pairs)."""
         mine = self.counts
         for index, n in enumerate(counts):
             mine[index] += n
         _add(self.by_status, by_status)
-        _add(self.first_response, first_response)
-        _add(self.resolution, resolution)
+        sketch.add_pairs(self.first_response, first_response)
+        sketch.add_pairs(self.resolution, resolution)
 
     def absorb(self, other: _Sum) -> None:
-        self.add(other.counts, other.by_status, other.first_response, other.resolution)
+        """Another sum (a department's or an officer's total of several)."""
+        mine = self.counts
+        for index, n in enumerate(other.counts):
+            mine[index] += n
+        _add(self.by_status, other.by_status)
+        _add(self.first_response, other.first_response)
+        _add(self.resolution, other.resolution)
 
 
-def _timing(count: int, histogram: Mapping[str, int], on_time: int, judged: int) -> Timing:
-    median, p90 = sketch.quantiles({int(k): n for k, n in histogram.items()}, QUANTILES)
+def _timing(count: int, histogram: Mapping[int, int], on_time: int, judged: int) -> Timing:
+    median, p90 = sketch.quantiles(histogram, QUANTILES)
     return Timing(
         count=count,
         median_hours=_hours(median),

@@ -10,7 +10,7 @@ the bucket's midpoint 2γ^i / (γ + 1) is within α of every value in (γ^(i-1),
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 RELATIVE_ACCURACY = 0.01
 """α: a reported percentile is within 1% of the exact one (0.1 h on a ten-hour median)."""
@@ -36,16 +36,29 @@ def representative(index: int) -> float:
     return 2 * GAMMA**index / (GAMMA + 1)
 
 
-def merge(into: dict[int, int], histogram: Mapping[str, int] | Mapping[int, int]) -> None:
-    """Add a histogram's counts (keys as stored in JSON, or ints) into `into`; a bucket
-    whose count comes to zero is dropped, so taking a value back leaves no trace."""
-    for key, count in histogram.items():
-        index = int(key)
+def merge(into: dict[int, int], histogram: Mapping[int, int]) -> None:
+    """Add a histogram's counts into `into`; a bucket whose count comes to zero is dropped,
+    so taking a value back leaves no trace."""
+    for index, count in histogram.items():
         total = into.get(index, 0) + count
         if total:
             into[index] = total
         else:
             into.pop(index, None)
+
+
+def pairs(histogram: Mapping[int, int]) -> list[int]:
+    """A histogram as statistics_daily stores it: [bucket, count, ...], buckets ascending."""
+    return [n for index in sorted(histogram) for n in (index, histogram[index])]
+
+
+def add_pairs(into: dict[int, int], stored: Sequence[int]) -> None:
+    """Add a stored histogram's counts into `into` (the read path: stored counts are never
+    zero, so nothing needs dropping)."""
+    counts = iter(stored)
+    get = into.get
+    for index, count in zip(counts, counts, strict=True):
+        into[index] = get(index, 0) + count
 
 
 def quantiles(histogram: Mapping[int, int], qs: Iterable[float]) -> list[float | None]:

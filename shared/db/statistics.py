@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Identity, Integer, SmallInteger, String, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
@@ -81,7 +81,11 @@ class StatisticsDaily(Base):
     rating_sum: Mapped[int] = mapped_column(Integer)
     ratings: Mapped[int] = mapped_column(Integer)
     by_status: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
-    first_response_histogram: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, server_default=text("'{}'")
+    # [bucket, count, bucket, count, ...], buckets ascending (migration 0009: an int array
+    # decodes in C, where a JSON object cost ~80% of a statistics read).
+    first_response_histogram: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), server_default=text("'{}'")
     )
-    resolution_histogram: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    resolution_histogram: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), server_default=text("'{}'")
+    )

@@ -46,10 +46,22 @@ def test_percentiles_match_exact_ones_within_one_percent(seed: int) -> None:
 def test_empty_histogram_has_no_percentile_and_zero_counts_vanish() -> None:
     assert sketch.quantiles({}, (0.5,)) == [None]
     histogram = {7: 1}
-    sketch.merge(histogram, {"7": -1})
+    sketch.merge(histogram, {7: -1})
     assert histogram == {}
     assert sketch.bucket(0.2) == 0
     assert sketch.representative(0) == 0.0
+
+
+def test_stored_pairs_round_trip_and_add_up() -> None:
+    histogram = {40: 2, 3: 1, 1200: 5}
+    stored = sketch.pairs(histogram)
+    assert stored == [3, 1, 40, 2, 1200, 5]  # buckets ascending, as migration 0009 writes
+    total: dict[int, int] = {}
+    sketch.add_pairs(total, stored)
+    sketch.add_pairs(total, sketch.pairs({40: 1, 7: 4}))
+    assert total == {3: 1, 7: 4, 40: 3, 1200: 5}
+    with pytest.raises(ValueError, match="zip"):
+        sketch.add_pairs(total, [1, 2, 3])
 
 
 def _row(**changes: object) -> dict[str, object]:
