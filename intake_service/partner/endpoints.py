@@ -12,6 +12,7 @@ from intake_service.documents import service as documents
 from intake_service.documents.endpoints import read_upload
 from intake_service.partner import service
 from intake_service.partner.schemas import HandoffIn, PartnerRequestIn
+from intake_service.requests import drafts
 from intake_service.requests import service as requests
 from intake_service.requests.schemas import (
     CreateRequestIn,
@@ -47,7 +48,7 @@ async def file_request(body: PartnerRequestIn, partner: Partner, db: DB) -> Requ
             service_code=body.service_code,
             description=body.description,
         )
-        created, event = await requests.create_draft(
+        created, event = await drafts.create_draft(
             session, resident.id, draft, idempotency_key=None
         )
         created.partner_client_id = uuid.UUID(partner.subject)

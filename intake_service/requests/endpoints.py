@@ -9,7 +9,7 @@ import asyncpg
 from fastapi import APIRouter, Header, Query, Response
 
 from intake_service.deps import DB, Resident
-from intake_service.requests import service
+from intake_service.requests import drafts, service
 from intake_service.requests.schemas import (
     CreateRequestIn,
     EditDraftIn,
@@ -34,17 +34,17 @@ async def create_request(
 ) -> RequestOut:
     """The same Idempotency-Key with the same body returns the request it created first."""
     resident_id = uuid.UUID(resident.subject)
-    key = service.check_idempotency_key(idempotency_key)
-    fingerprint = service.body_fingerprint(body)
+    key = drafts.check_idempotency_key(idempotency_key)
+    fingerprint = drafts.body_fingerprint(body)
     if key:
         async with db.read() as session:
-            existing = await service.replay(session, resident_id, key, fingerprint)
+            existing = await drafts.replay(session, resident_id, key, fingerprint)
             if existing is not None:
                 response.headers["Idempotent-Replayed"] = "true"
                 return await service.detail(session, existing)
     try:
         async with db.raw() as connection:
-            return await service.file_draft(
+            return await drafts.file_draft(
                 connection, resident_id, body, idempotency_key=key, fingerprint=fingerprint
             )
     except asyncpg.UniqueViolationError:
@@ -52,7 +52,7 @@ async def create_request(
             raise
     # A concurrent call with the same key won the race: answer with what it created.
     async with db.read() as session:
-        existing = await service.replay(session, resident_id, key, fingerprint)
+        existing = await drafts.replay(session, resident_id, key, fingerprint)
         if existing is None:
             raise RuntimeError("idempotency record vanished")
         response.headers["Idempotent-Replayed"] = "true"

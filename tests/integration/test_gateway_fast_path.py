@@ -7,11 +7,9 @@ router, Request and Response handle everything as before. Their answers must be 
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
 from typing import Any
 
 import fastapi.routing
@@ -19,194 +17,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from starlette.datastructures import URL
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
 
-from gateway.app import PROXY_METHODS, create_app
+from gateway.app import create_app
 from gateway.auth.errors import InvalidAccessToken
-from gateway.auth.tokens import load_private_key, private_key_pem
-from gateway.deps import GatewayState, client_ip, client_ip_of
-from gateway.fast_path import ForwardFastPath
-from gateway.proxy import Answer, read_body, url_path_and_query
-from gateway.settings import GatewaySettings
 from shared.identity import IDENTITY_HEADER, Identity, PrincipalKind, verify_identity
-
-KEY_PEM = private_key_pem(load_private_key(None)).decode()
-PEER = ("203.0.113.7", 40000)
-
-# Every forwarded route template: where it goes, its methods, whether it needs a token.
-FORWARDED: dict[str, tuple[str, set[str], bool]] = {
-    "/v1/catalog": ("intake", {"GET"}, False),
-    "/v1/sms/receipts/{path:path}": ("notify", {"POST"}, False),
-}
-for _prefix, _upstream in (
-    ("/v1/staff/messages", "notify"),
-    ("/v1/partner/webhooks", "notify"),
-    ("/v1/admin/webhooks", "notify"),
-    ("/v1/partner", "intake"),
-    ("/v1/requests", "intake"),
-    ("/v1/staff", "routing"),
-    ("/v1/admin", "routing"),
-):
-    FORWARDED[_prefix] = (_upstream, set(PROXY_METHODS), True)
-    FORWARDED[f"{_prefix}/{{path:path}}"] = (_upstream, set(PROXY_METHODS), True)
-
-
-def echo(name: str) -> Any:
-    """An upstream that answers with what it received (and a header naming itself)."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        payload = {
-            "upstream": name,
-            "method": scope["method"],
-            "path": scope["path"],
-            "query": scope["query_string"].decode(),
-            "body": body.decode(),
-            "headers": [[k.decode(), v.decode()] for k, v in scope["headers"]],
-        }
-        status = 201 if scope["path"].endswith("/created") else 200
-        if scope["path"].endswith("/empty"):
-            status = 204
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"x-upstream", name.encode()),
-            (b"Connection", b"keep-alive"),  # hop-by-hop: the gateway drops it
-            (b"X-Mixed-Case", b"kept"),
-            (b"set-cookie", b"a=1"),
-            (b"set-cookie", b"b=2"),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send(
-            {
-                "type": "http.response.body",
-                "body": b"" if status == 204 else json.dumps(payload).encode(),
-            }
-        )
-
-    return app
-
-
-class Failing(httpx.AsyncBaseTransport):
-    """An upstream that cannot be reached, or does not answer in time."""
-
-    def __init__(self, error: type[Exception]) -> None:
-        self.error = error
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        raise self.error("upstream trouble")
-
-
-def settings(backing: Any, **overrides: Any) -> GatewaySettings:
-    """Gateway settings on the test servers, with one signing key for every gateway here."""
-    values: dict[str, Any] = {
-        "environment": "test",
-        "database_url": backing.database_url,
-        "redis_url": backing.redis_url,
-        "queue_prefix": f"{backing.prefix}:fastpath",
-        "log_json": True,
-        "jwt_private_key": KEY_PEM,
-        "intake_url": "http://intake",
-        "routing_url": "http://routing",
-        "notify_url": "http://notify",
-        "max_body_bytes": 1024,
-        "api_per_principal_per_minute": 100000,
-        **overrides,
-    }
-    return GatewaySettings(**values)
-
-
-def without_fast_path(app: FastAPI) -> FastAPI:
-    """The same gateway with FastAPI's router handling every call, as before the fast path."""
-    fast = app.router.middleware_stack
-    assert isinstance(fast, ForwardFastPath)
-    app.router.middleware_stack = fast.app  # type: ignore[assignment]
-    return app
-
-
-class Pair:
-    """The gateway and its twin without the fast path, called alike."""
-
-    def __init__(self, fast: FastAPI, slow: FastAPI) -> None:
-        self.fast = fast
-        self.slow = slow
-        fast_path = fast.router.middleware_stack
-        assert isinstance(fast_path, ForwardFastPath)
-        self.fast_path = fast_path
-        self.clients: list[httpx.AsyncClient] = []
-
-    @property
-    def state(self) -> GatewayState:
-        state: GatewayState = self.fast.state.gateway
-        return state
-
-    async def __aenter__(self) -> Pair:
-        self._stack = AsyncExitStack()
-        for app in (self.fast, self.slow):
-            await self._stack.enter_async_context(app.router.lifespan_context(app))
-            transport = httpx.ASGITransport(app=app, client=PEER)
-            client = httpx.AsyncClient(transport=transport, base_url="http://gateway")
-            self.clients.append(await self._stack.enter_async_context(client))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._stack.aclose()
-
-    def token(self, kind: PrincipalKind = PrincipalKind.resident, **extra: Any) -> str:
-        """A bearer token both gateways accept."""
-        identity = Identity(subject=str(uuid.uuid4()), kind=kind)
-        return self.state.issuer.issue(identity, uuid.uuid4().hex, **extra)
-
-    def forwards(self, method: str, url: str) -> bool:
-        """Whether the fast path serves this call itself."""
-        target = httpx.URL(url)
-        scope = {
-            "type": "http",
-            "method": method,
-            "path": target.path,
-            "query_string": target.query,
-            "headers": [],
-        }
-        return self.fast_path.pick(scope) is not None
-
-    async def both(
-        self, method: str, url: str, *, token: str | None = None, **kwargs: Any
-    ) -> tuple[httpx.Response, httpx.Response]:
-        """The same call through the fast gateway and through its twin."""
-        headers = {"x-request-id": "fastpath-0001", **kwargs.pop("headers", {})}
-        if token:
-            headers["authorization"] = f"Bearer {token}"
-        answers = []
-        for client in self.clients:
-            answers.append(await client.request(method, url, headers=headers, **kwargs))
-        return answers[0], answers[1]
-
-
-def _normalised(response: httpx.Response) -> Any:
-    """A response's parts that must match; signed identities are checked, then left out."""
-    body: Any = response.content
-    if response.headers.get("x-upstream") and response.status_code != 204:
-        body = response.json()
-        kept = []
-        for name, value in body["headers"]:
-            if name == IDENTITY_HEADER:  # signed with the time: checked on its own
-                value = "<signed>"
-            kept.append([name, value])
-        body["headers"] = kept
-    headers = [(k, v) for k, v in response.headers.multi_items() if k != "retry-after"]
-    return response.status_code, headers, body
-
-
-def assert_same(fast: httpx.Response, slow: httpx.Response) -> None:
-    """Both gateways answered alike."""
-    assert _normalised(fast) == _normalised(slow)
+from tests.support.gateway_twins import (
+    FORWARDED,
+    PEER,
+    Failing,
+    Pair,
+    assert_same,
+    echo,
+    settings,
+    without_fast_path,
+)
 
 
 @pytest.fixture(scope="module")
@@ -457,123 +281,3 @@ async def test_metrics_and_request_ids_of_forwarded_calls(pair: Pair) -> None:
     request_id = answer.headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     assert dict(answer.json()["headers"])["x-request-id"] == request_id
-
-
-# The pieces the fast path reads the call with, against Starlette's own.
-
-
-def _scope(
-    path: str, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None
-) -> Scope:
-    return {
-        "type": "http",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "query_string": query,
-        "headers": headers if headers is not None else [(b"host", b"gateway")],
-        "server": ("127.0.0.1", 8000),
-        "client": PEER,
-    }
-
-
-@pytest.mark.parametrize(
-    ("path", "query", "headers"),
-    [
-        ("/v1/requests/abc", b"", None),
-        ("/v1/requests/abc", b"a=1&b=%20", None),
-        ("/v1/requests/a b", b"", None),
-        ("/v1/requests/a?b", b"c=1", None),
-        ("/v1/requests/a#b", b"", None),
-        ("/v1/requests/a\\b", b"", None),
-        ("/v1/requests/a\tb", b"", None),
-        ("/v1/requests/a\nb", b"", None),
-        ("/v1/requests/%2F", b"x=%23", None),
-        ("/v1/requests", b"a=1#frag", None),
-        ("/v1/requests", b"a=\t1", None),
-        ("//v1/requests", b"", None),
-        ("//v1/requests", b"", []),
-        ("/v1/requests", b"", []),
-        ("/v1/requests/طلب", "ق=1".encode(), None),
-        ("/v1/requests", b"", [(b"host", b"[::1]:8000")]),
-        ("/v1/requests", b"", [(b"host", b"bad host")]),
-        ("/v1/requests", b"", [(b"host", b"example.org:99999")]),
-    ],
-)
-def test_the_path_and_query_are_starlettes(
-    path: str, query: bytes, headers: list[tuple[bytes, bytes]] | None
-) -> None:
-    scope = _scope(path, query, headers)
-    url = URL(scope=scope)
-    assert url_path_and_query(scope) == (url.path, url.query)
-
-
-def test_a_query_that_is_not_utf8_fails_as_in_starlette() -> None:
-    scope = _scope("/v1/requests", b"a=\xff")
-    with pytest.raises(UnicodeDecodeError):
-        URL(scope=scope)
-    with pytest.raises(UnicodeDecodeError):
-        url_path_and_query(scope)
-
-
-@pytest.mark.parametrize(
-    ("forwarded_for", "hops"),
-    [
-        ("", 0),
-        ("", 1),
-        ("1.1.1.1, 2.2.2.2", 1),
-        ("1.1.1.1, 2.2.2.2", 2),
-        ("1.1.1.1", 3),
-        (" , ", 1),
-    ],
-)
-def test_the_client_address_is_read_alike(forwarded_for: str, hops: int) -> None:
-    headers = [(b"x-forwarded-for", forwarded_for.encode()), (b"x-forwarded-for", b"9.9.9.9")]
-    for scope in (_scope("/", headers=headers), {**_scope("/", headers=headers), "client": None}):
-        assert client_ip_of(scope, hops) == client_ip(Request(scope), hops)
-
-
-@pytest.mark.parametrize("status", [200, 201, 204, 304, 404, 503])
-def test_an_answer_is_sent_as_a_starlette_response_would_be(status: int) -> None:
-    answer = Answer(status, {"Content-Type": "application/json", "x-a": "1", "X-A": "2"}, b"{}")
-    assert answer.raw_headers() == answer.response().raw_headers
-    expected = Response(content=b"{}", status_code=status, headers=answer.headers)
-    assert answer.raw_headers() == expected.raw_headers
-
-
-def _receiver(messages: list[Message]) -> Receive:
-    queue = list(messages)
-
-    async def receive() -> Message:
-        return queue.pop(0)
-
-    return receive
-
-
-@pytest.mark.parametrize(
-    "messages",
-    [
-        [{"type": "http.request", "body": b"abc"}],
-        [
-            {"type": "http.request", "body": b"a", "more_body": True},
-            {"type": "http.request", "body": b"bc"},
-        ],
-        [{"type": "http.request", "more_body": True}, {"type": "http.request"}],
-    ],
-)
-async def test_the_body_is_read_as_starlette_reads_it(messages: list[Message]) -> None:
-    assert (
-        await read_body(_receiver(messages))
-        == await Request(_scope("/"), _receiver(messages)).body()
-    )
-
-
-async def test_a_client_that_hangs_up_is_a_disconnect_as_in_starlette() -> None:
-    messages: list[Message] = [
-        {"type": "http.request", "body": b"a", "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    with pytest.raises(ClientDisconnect):
-        await Request(_scope("/"), _receiver(messages)).body()
-    with pytest.raises(ClientDisconnect):
-        await read_body(_receiver(messages))
