@@ -120,3 +120,32 @@ def test_stopping_redis_loses_nothing(
         redis_server.start()  # back, and empty: every job it held is gone
         _wait_for_all(client, resident, references, sms)
         _assert_exactly_two_sms_each(resident, references, sms)
+
+
+def test_a_frozen_redis_slows_calls_but_loses_nothing(
+    stack: LiveStack, sms: SmsReceiver, redis_server: PrivateRedis
+) -> None:
+    """Checklist #3: Redis stopped with SIGSTOP keeps its sockets open and answers nothing,
+    which only client timeouts notice. Submissions still succeed (authentication and limits
+    fail open after their 2 s timeout), a sign-in fails closed with 503 instead of going
+    unlimited, and once Redis answers again every request is routed and texted exactly
+    twice."""
+    with stack.client() as client:
+        resident = sign_in(client, sms.ledger)
+        references = [submit_one(client, resident, "before the freeze")["reference"]]
+        redis_server.pause()
+        try:
+            references += [
+                submit_one(client, resident, f"while frozen {i}")["reference"] for i in range(3)
+            ]
+            login = client.post(
+                "/v1/auth/login",
+                json={"national_id": resident.national_id, "password": "a strong passphrase"},
+            )
+        finally:
+            redis_server.resume()
+        assert login.status_code == 503, login.text
+        assert login.headers["retry-after"]
+        assert login.json()["detail_ar"]
+        _wait_for_all(client, resident, references, sms)
+        _assert_exactly_two_sms_each(resident, references, sms)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -166,6 +167,16 @@ class PrivateRedis:
             except Exception:
                 time.sleep(0.05)
         raise TimeoutError("private redis did not start")
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a hung or partitioned Redis)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT: it answers again, with everything it held."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Kill it; whatever it held is gone."""
