@@ -58,6 +58,17 @@ async def require_admin(staff: Annotated[StaffMember, Depends(current_staff)]) -
     return staff
 
 
+async def require_supervisor(
+    staff: Annotated[StaffMember, Depends(current_staff)],
+) -> StaffMember:
+    """Supervisors and admins: checked before the call's parameters, so nobody else learns
+    even what a valid call would look like."""
+    if not staff.supervises:
+        raise Forbidden()
+    return staff
+
+
 DB = Annotated[Database, Depends(get_db)]
 Staff = Annotated[StaffMember, Depends(current_staff)]
+Supervisor = Annotated[StaffMember, Depends(require_supervisor)]
 Admin = Annotated[StaffMember, Depends(require_admin)]

@@ -21,16 +21,21 @@ from intake_service.requests.schemas import (
     RequestPageOut,
 )
 from shared import pagination
+from shared.errors import Forbidden
 from shared.http import identity_from
-from shared.identity import Identity
+from shared.identity import Identity, PrincipalKind
 
 router = APIRouter(prefix="/v1/partner", tags=["partner"])
 
 
 async def current_partner(request: Request) -> Identity:
-    """The partner system the gateway vouched for (scopes checked per call)."""
+    """The partner system the gateway vouched for (scopes checked per call); residents and
+    staff get 403 here, before the body is read or validated."""
     settings = request.app.state.settings
-    return identity_from(request, settings.internal_auth_secret.get_secret_value().encode())
+    identity = identity_from(request, settings.internal_auth_secret.get_secret_value().encode())
+    if identity.kind is not PrincipalKind.partner:
+        raise Forbidden()
+    return identity
 
 
 Partner = Annotated[Identity, Depends(current_partner)]

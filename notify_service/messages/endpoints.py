@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import and_, or_, select
 
@@ -17,7 +17,7 @@ from shared.db.notify import Notification
 from shared.db.requests import Request as ResidentRequest
 from shared.errors import AppError, Forbidden
 from shared.http import identity_from
-from shared.identity import PrincipalKind
+from shared.identity import Identity, PrincipalKind
 from shared.validation import normalize_saudi_mobile
 
 router = APIRouter(prefix="/v1/staff", tags=["message log"])
@@ -61,19 +61,26 @@ class MessagePageOut(BaseModel):
     next_cursor: str | None
 
 
-@router.get("/messages", response_model=MessagePageOut)
-async def message_log(
-    request: Request,
-    phone: Annotated[str, Query(max_length=32)],
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> MessagePageOut:
-    """Supervisors see messages about their departments' requests; admins see all."""
+async def supervisor_or_admin(request: Request) -> Identity:
+    """Supervisors and admins only, checked before the call's parameters are."""
     settings: NotifySettings = request.app.state.settings
     identity = identity_from(request, settings.internal_auth_secret.get_secret_value().encode())
     role = identity.roles[0] if identity.roles else ""
     if identity.kind is not PrincipalKind.staff or role not in {"supervisor", "admin"}:
         raise Forbidden()
+    return identity
+
+
+@router.get("/messages", response_model=MessagePageOut)
+async def message_log(
+    request: Request,
+    identity: Annotated[Identity, Depends(supervisor_or_admin)],
+    phone: Annotated[str, Query(max_length=32)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> MessagePageOut:
+    """Supervisors see messages about their departments' requests; admins see all."""
+    role = identity.roles[0] if identity.roles else ""
     number = normalize_saudi_mobile(phone)
     if number is None:
         raise InvalidPhone()

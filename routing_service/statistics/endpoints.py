@@ -10,11 +10,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from routing_service.deps import DB, Staff
+from routing_service.deps import DB, Supervisor
 from routing_service.statistics import service
 from shared.db.catalog import Department
 from shared.db.requests import Request
-from shared.errors import AppError, Forbidden
+from shared.errors import AppError
 
 router = APIRouter(prefix="/v1/staff", tags=["statistics"])
 MAX_DAYS = 366
@@ -36,7 +36,7 @@ class InvalidPeriod(AppError):
     summary="Backlog, response times, targets met, breaches and satisfaction",
 )
 async def statistics(
-    staff: Staff,
+    staff: Supervisor,
     db: DB,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to", description="Exclusive.")],
@@ -44,8 +44,6 @@ async def statistics(
     format: Literal["json", "csv"] = "json",
 ) -> service.Statistics | Response:
     """Over requests submitted in [from, to); supervisors see their departments, admins all."""
-    if not staff.supervises:
-        raise Forbidden()
     if end <= start or end - start > timedelta(days=MAX_DAYS):
         raise InvalidPeriod()
     async with db.read() as session:
@@ -85,14 +83,12 @@ class OriginCount(BaseModel):
     summary="Requests handed off by failing e-services, by service and error code",
 )
 async def origins(
-    staff: Staff,
+    staff: Supervisor,
     db: DB,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to", description="Exclusive.")],
 ) -> list[OriginCount]:
     """Recurring failures made visible: hand-offs created in [from, to) in the caller's scope."""
-    if not staff.supervises:
-        raise Forbidden()
     if end <= start or end - start > timedelta(days=MAX_DAYS):
         raise InvalidPeriod()
     query = (
