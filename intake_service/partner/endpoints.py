@@ -81,7 +81,7 @@ async def upload(
     """Attach a document to a draft the partner filed."""
     service.require_partner(partner, "requests:write")
     async with db.read() as session:
-        target = await service.readable(session, partner, request_id)
+        target = await service.filed(session, partner, request_id)
     document = await documents.attach(
         db,
         request.app.state.store,
@@ -100,7 +100,7 @@ async def submit(request_id: uuid.UUID, partner: Partner, db: DB) -> RequestOut:
     """Submit a draft the partner filed; the resident gets the same SMS as if they had."""
     service.require_partner(partner, "requests:write")
     async with db.transaction() as session:
-        target = await service.readable(session, partner, request_id, lock=True)
+        target = await service.filed(session, partner, request_id, lock=True)
         submitted = await requests.submit(session, target.resident_id, request_id)
         return await requests.detail(session, submitted)
 

@@ -97,6 +97,22 @@ async def readable(
     return request
 
 
+async def filed(
+    session: AsyncSession, identity: Identity, request_id: uuid.UUID, *, lock: bool = False
+) -> Request:
+    """A request this partner filed: the only ones it may write to. A request its scope only
+    lets it read answers 404 to writes, exactly as a missing one does."""
+    query = select(Request).where(
+        Request.id == request_id, Request.partner_client_id == uuid.UUID(identity.subject)
+    )
+    if lock:
+        query = query.with_for_update()
+    request = await session.scalar(query)
+    if request is None:
+        raise RequestNotFound()
+    return request
+
+
 async def page(
     session: AsyncSession,
     identity: Identity,
