@@ -84,17 +84,9 @@ def _visible(identity: Identity) -> ColumnElement[bool]:
     )
 
 
-async def readable(
-    session: AsyncSession, identity: Identity, request_id: uuid.UUID, *, lock: bool = False
-) -> Request:
+async def readable(session: AsyncSession, identity: Identity, request_id: uuid.UUID) -> Request:
     """A request the partner filed or its scope covers; any other ID is 404."""
-    query = select(Request).where(Request.id == request_id, _visible(identity))
-    if lock:
-        query = query.with_for_update()
-    request = await session.scalar(query)
-    if request is None:
-        raise RequestNotFound()
-    return request
+    return await _one(session, request_id, _visible(identity), lock=False)
 
 
 async def filed(
@@ -102,9 +94,14 @@ async def filed(
 ) -> Request:
     """A request this partner filed: the only ones it may write to. A request its scope only
     lets it read answers 404 to writes, exactly as a missing one does."""
-    query = select(Request).where(
-        Request.id == request_id, Request.partner_client_id == uuid.UUID(identity.subject)
-    )
+    mine = Request.partner_client_id == uuid.UUID(identity.subject)
+    return await _one(session, request_id, mine, lock=lock)
+
+
+async def _one(
+    session: AsyncSession, request_id: uuid.UUID, allowed: ColumnElement[bool], *, lock: bool
+) -> Request:
+    query = select(Request).where(Request.id == request_id, allowed)
     if lock:
         query = query.with_for_update()
     request = await session.scalar(query)
