@@ -60,9 +60,17 @@ def _public(address: str) -> bool:
     )
 
 
-async def check_target(url: str, *, allow_private: bool) -> None:
-    """HTTPS (HTTP only where private targets are allowed), and every address it resolves to
-    public, so a partner cannot point us at metadata services or internal hosts."""
+HTTPS_PORTS = frozenset({443, 8443})
+"""Ports a webhook may name: web ports only, so a partner cannot make us knock on other
+services (SMTP, Redis, databases) of a public host, or map which ports it has open."""
+
+
+async def check_target(
+    url: str, *, allow_private: bool, ports: frozenset[int] = HTTPS_PORTS
+) -> None:
+    """HTTPS on a web port (HTTP and any port only where private targets are allowed), and
+    every address it resolves to public, so a partner cannot point us at metadata services
+    or internal hosts."""
     parts = urlsplit(url)
     if (
         parts.scheme not in ({"https", "http"} if allow_private else {"https"})
@@ -74,8 +82,14 @@ async def check_target(url: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     try:
+        port = parts.port or 443
+    except ValueError as exc:  # not a number, or out of range
+        raise UnsafeTarget() from exc
+    if port not in ports:
+        raise UnsafeTarget()
+    try:
         infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
+            parts.hostname, port, type=socket.SOCK_STREAM
         )
     except OSError as exc:
         raise UnsafeTarget() from exc

@@ -190,11 +190,21 @@ async def test_subscribing_needs_the_scope(
         "https://user:pw@example.com/x",
         "ftp://x.y/z",
         "https://localhost/hook",
+        "https://2130706433/hook",  # 127.0.0.1 written as a number
+        "https://8.8.8.8:6379/hook",  # a public host's other services
+        "https://8.8.8.8:25/hook",
+        "https://8.8.8.8:99999/hook",
+        "https://8.8.8.8:x/hook",
     ],
 )
 async def test_internal_targets_are_refused(url: str) -> None:
     with pytest.raises(UnsafeTarget):
         await check_target(url, allow_private=False)
+
+
+@pytest.mark.parametrize("url", ["https://8.8.8.8/hook", "https://8.8.8.8:8443/hook"])
+async def test_public_https_on_a_web_port_is_accepted(url: str) -> None:
+    await check_target(url, allow_private=False)  # the control: the refusals are not blanket
 
 
 async def test_one_job_fans_out_many_events_each_to_its_own_subscribers(
