@@ -15,3 +15,9 @@ async def officers_off_duty(stack: Any) -> AsyncIterator[None]:
     yield
     async with stack.sessions() as session, session.begin():
         await session.execute(text("UPDATE officer_duty SET on_duty = false WHERE on_duty"))
+
+
+@pytest.fixture
+async def admin(client: Any, stack: Any, sms: Any) -> Any:
+    """A signed-in admin."""
+    return await stack.admin(client, sms.ledger)

@@ -55,12 +55,6 @@ def _bearer(response: httpx.Response) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-@pytest.fixture
-async def admin(client: httpx.AsyncClient, stack: Any, sms: Any) -> Any:
-    """A signed-in admin."""
-    return await stack.admin(client, sms.ledger)
-
-
 async def test_token_by_form_and_by_basic_auth(client: httpx.AsyncClient, admin: Any) -> None:
     partner = await _partner(client, admin)
     assert partner["client_secret"].startswith("tws_")

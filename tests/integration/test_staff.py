@@ -13,12 +13,6 @@ from tests.support import files
 
 
 @pytest.fixture
-async def admin(client: httpx.AsyncClient, stack: Any, sms: Any) -> Any:
-    """A signed-in admin."""
-    return await stack.admin(client, sms.ledger)
-
-
-@pytest.fixture
 async def resident(client: httpx.AsyncClient, stack: Any, sms: Any) -> Any:
     """A signed-in resident."""
     return await stack.sign_up(client, sms.ledger)
@@ -38,68 +32,6 @@ async def _submit(
     assert response.status_code == 200, response.text
     await stack.drain()
     return request_id
-
-
-async def test_staff_token_carries_role_and_departments(
-    client: httpx.AsyncClient, stack: Any, sms: Any, admin: Any
-) -> None:
-    import jwt
-
-    officer = await stack.staff(client, sms.ledger, admin, "officer", ["visas", "residency"])
-    claims = jwt.decode(officer.access_token, options={"verify_signature": False})
-    assert claims["knd"] == "staff"
-    assert claims["rol"] == ["officer"]
-    assert claims["dep"] == ["residency", "visas"]
-
-
-async def test_resident_token_opens_no_staff_endpoint(
-    client: httpx.AsyncClient, resident: Any
-) -> None:
-    for method, path in [
-        ("GET", "/v1/staff/requests"),
-        ("PUT", "/v1/staff/me/duty"),
-        ("GET", "/v1/admin/routing-rules"),
-        ("GET", "/v1/admin/staff"),
-    ]:
-        response = await client.request(method, path, headers=resident.auth, json={})
-        assert response.status_code == 403, (path, response.text)
-    assert (await client.get("/v1/staff/requests")).status_code == 401
-
-
-async def test_only_admins_manage_staff_and_rules(
-    client: httpx.AsyncClient, stack: Any, sms: Any, admin: Any
-) -> None:
-    supervisor = await stack.staff(client, sms.ledger, admin, "supervisor", ["visas"])
-    body = {
-        "username": "someone",
-        "full_name": "X Y",
-        "phone": "0501112223",
-        "password": "long-password-1",
-        "role": "admin",
-        "departments": [],
-    }
-    assert (
-        await client.post("/v1/admin/staff", json=body, headers=supervisor.auth)
-    ).status_code == 403
-    rule = {"department_code": "visas", "queue_code": "visas_fast"}
-    response = await client.post("/v1/admin/routing-rules", json=rule, headers=supervisor.auth)
-    assert response.status_code == 403
-
-
-async def test_admin_cannot_create_staff_in_unknown_department(
-    client: httpx.AsyncClient, admin: Any
-) -> None:
-    body = {
-        "username": "ghost.officer",
-        "full_name": "Ghost",
-        "phone": "0501112224",
-        "password": "long-password-1",
-        "role": "officer",
-        "departments": ["nowhere"],
-    }
-    response = await client.post("/v1/admin/staff", json=body, headers=admin.auth)
-    assert response.status_code == 422
-    assert response.json()["code"] == "unknown_department"
 
 
 async def test_officer_of_another_department_sees_nothing(
