@@ -101,21 +101,21 @@ class _Sum:
         resolution: Sequence[int],
     ) -> None:
         """One stored cell (histograms as statistics_daily keeps them: bucket, count pairs)."""
-        mine = self.counts
-        for index, n in enumerate(counts):
-            mine[index] += n
-        _add(self.by_status, by_status)
+        self._add_counts(counts, by_status)
         sketch.add_pairs(self.first_response, first_response)
         sketch.add_pairs(self.resolution, resolution)
 
     def absorb(self, other: _Sum) -> None:
         """Another sum (a department's or an officer's total of several)."""
-        mine = self.counts
-        for index, n in enumerate(other.counts):
-            mine[index] += n
-        _add(self.by_status, other.by_status)
+        self._add_counts(other.counts, other.by_status)
         _add(self.first_response, other.first_response)
         _add(self.resolution, other.resolution)
+
+    def _add_counts(self, counts: Sequence[int], by_status: Mapping[str, int]) -> None:
+        mine = self.counts
+        for index, n in enumerate(counts):
+            mine[index] += n
+        _add(self.by_status, by_status)
 
 
 def _timing(count: int, histogram: Mapping[int, int], on_time: int, judged: int) -> Timing:
