@@ -32,6 +32,7 @@ from shared.errors import install_error_handlers
 from shared.http import BodyLimitMiddleware, health_router
 from shared.identity import PrincipalKind
 from shared.logging import configure_logging
+from shared.openapi import install_problem_responses
 from shared.service_app import database_check, instrument
 
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -178,14 +179,8 @@ def create_app(
             f"{prefix}/{{path:path}}", handler, methods=PROXY_METHODS, include_in_schema=False
         )
 
-    def own_schema() -> dict[str, Any]:
-        from fastapi.openapi.utils import get_openapi
-
-        return get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-
-    merged = MergedOpenApi(own_schema, {"intake": intake, "routing": routing, "notify": notify})
+    install_problem_responses(app)
+    merged = MergedOpenApi(app.openapi, {"intake": intake, "routing": routing, "notify": notify})
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:

@@ -12,8 +12,25 @@ import structlog
 from gateway.proxy import Forwarder
 
 log = structlog.get_logger()
-PUBLIC_PREFIXES = ("/v1/catalog",)
+# Called without a bearer token: the catalog, signing in, partners' token exchange, and the
+# SMS providers' receipts (which carry a signature or a secret of their own instead).
+PUBLIC_PREFIXES = ("/v1/catalog", "/v1/auth/", "/v1/staff/auth/", "/v1/oauth/", "/v1/sms/receipts/")
+# Signing out takes the bearer token or, without one, the refresh token in the body.
+OPTIONAL_BEARER = {"/v1/auth/logout"}
 CACHE_SECONDS = 60.0
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def _secure(path: str, operations: dict[str, Any]) -> None:
+    """Document the bearer token on every operation that needs one (or takes one)."""
+    if path in OPTIONAL_BEARER:
+        security = [*BEARER, {}]
+    elif path.startswith(PUBLIC_PREFIXES):
+        return
+    else:
+        security = BEARER
+    for operation in operations.values():
+        operation["security"] = copy.deepcopy(security)
 
 
 class MergedOpenApi:
@@ -50,12 +67,11 @@ class MergedOpenApi:
             for path, operations in upstream.get("paths", {}).items():
                 if not path.startswith("/v1/"):
                     continue
-                if not path.startswith(PUBLIC_PREFIXES):
-                    for operation in operations.values():
-                        operation["security"] = [{"bearerAuth": []}]
                 merged.setdefault("paths", {})[path] = operations
             for schema_name, schema in upstream.get("components", {}).get("schemas", {}).items():
                 schemas.setdefault(schema_name, schema)
+        for path, operations in merged.get("paths", {}).items():
+            _secure(path, operations)
         if complete:
             self._cached, self._at = merged, time.monotonic()
         return merged

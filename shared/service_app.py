@@ -13,6 +13,7 @@ from shared import tracing
 from shared.errors import install_error_handlers
 from shared.http import RequestContextMiddleware, health_router
 from shared.metrics import MetricsMiddleware, metrics_endpoint
+from shared.openapi import install_problem_responses
 from shared.settings import CommonSettings
 
 Check = Callable[[], Awaitable[object]]
@@ -48,6 +49,7 @@ def create_service_app(
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     install_error_handlers(app)
+    install_problem_responses(app)
     app.include_router(health_router({"database": database_check(engine), **(checks or {})}))
     instrument(app, title.split()[1] if len(title.split()) > 1 else title)
     return app

@@ -1,8 +1,12 @@
-"""Checks of Saudi national IDs / iqama numbers and mobile numbers, shared by every service."""
+"""Checks every service shares: Saudi national IDs / iqama numbers, mobile numbers, and the
+base of every request body (unknown fields refused, text that Postgres can store)."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 _ARABIC_INDIC = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
@@ -69,3 +73,40 @@ def mobile_field(value: str) -> str:
     if phone is None:
         raise ValueError("phone must be a Saudi mobile number (+9665XXXXXXXX)")
     return phone
+
+
+def storable(value: Any) -> Any:
+    """Refuse text Postgres cannot store: NUL, and lone surrogates (not Unicode at all).
+
+    JSON may carry both as \\u escapes; let through, they reached the database and failed
+    there as a 500 (found by tests/integration/test_api_fuzz.py)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            storable(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable(key)
+            storable(item)
+    return value
+
+
+class InputModel(BaseModel):
+    """The base of every request body: unknown fields refused, every text storable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
+
+
+# A text parameter (query or path) that reaches the database: the rule InputModel applies.
+StorableText = Annotated[str, AfterValidator(storable)]

@@ -25,6 +25,7 @@ from gateway.partners.schemas import (
 from gateway.ratelimit import Limit
 from gateway.staff.endpoints import Admin
 from shared.db.partners import PartnerAudit, PartnerClient
+from shared.validation import StorableText
 
 router = APIRouter(tags=["partners"])
 State = Annotated[GatewayState, Depends(get_state)]
@@ -57,7 +58,33 @@ def _credentials(request: Request, form: dict[str, str]) -> tuple[str, str]:
     return form.get("client_id", ""), form.get("client_secret", "")
 
 
-@router.post("/v1/oauth/token", response_model=TokenOut, summary="OAuth2 client credentials")
+# The form is read by hand (the client may authenticate by Basic instead), so FastAPI cannot
+# see it: documented here, or clients and the schema fuzzer would not know the body.
+TOKEN_FORM = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["grant_type"],
+                "properties": {
+                    "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                    "client_id": {"type": "string"},
+                    "client_secret": {"type": "string"},
+                    "scope": {"type": "string", "description": "Space-separated subset."},
+                },
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/v1/oauth/token",
+    response_model=TokenOut,
+    summary="OAuth2 client credentials",
+    openapi_extra={"requestBody": TOKEN_FORM},
+)
 async def token(request: Request, state: State) -> TokenOut:
     """grant_type=client_credentials; scope optional (a subset of the client's)."""
     ip = client_ip(request, state.settings.trusted_proxy_hops)
@@ -99,7 +126,9 @@ async def list_partners(state: State, _: Admin) -> list[PartnerOut]:
 
 
 @router.post("/v1/admin/partners/{client_id}/secrets", status_code=201, response_model=SecretOut)
-async def rotate(client_id: str, state: State, _: Admin, body: RotateIn | None = None) -> SecretOut:
+async def rotate(
+    client_id: StorableText, state: State, _: Admin, body: RotateIn | None = None
+) -> SecretOut:
     """A new secret; older ones keep working for the overlap, so the partner can switch."""
     overlap = timedelta(seconds=(body or RotateIn()).overlap_seconds)
     async with transaction(state.sessions) as session:
@@ -109,7 +138,7 @@ async def rotate(client_id: str, state: State, _: Admin, body: RotateIn | None =
 
 
 @router.post("/v1/admin/partners/{client_id}/revoke", response_model=PartnerOut)
-async def revoke(client_id: str, state: State, _: Admin) -> PartnerOut:
+async def revoke(client_id: StorableText, state: State, _: Admin) -> PartnerOut:
     """Switch the partner off now: no new tokens, and its live tokens stop working at once."""
     async with transaction(state.sessions) as session:
         client = await service.by_client_id(session, client_id, lock=True)
@@ -121,7 +150,10 @@ async def revoke(client_id: str, state: State, _: Admin) -> PartnerOut:
 
 @router.get("/v1/admin/partners/{client_id}/audit", response_model=list[AuditOut])
 async def audit_log(
-    client_id: str, state: State, _: Admin, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    client_id: StorableText,
+    state: State,
+    _: Admin,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditOut]:
     """The partner's calls, newest first."""
     async with state.sessions() as session:

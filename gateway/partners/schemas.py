@@ -8,11 +8,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.validation import InputModel
+
 Scope = Literal["catalog:read", "requests:read", "requests:write", "webhooks:manage"]
 SCOPES: tuple[str, ...] = ("catalog:read", "requests:read", "requests:write", "webhooks:manage")
 
 
-class CreatePartnerIn(BaseModel):
+class CreatePartnerIn(InputModel):
     """A partner system an admin registers."""
 
     model_config = ConfigDict(extra="forbid")
@@ -24,7 +26,7 @@ class CreatePartnerIn(BaseModel):
     rate_limit_per_minute: int = Field(default=600, ge=1, le=100_000)
 
 
-class RotateIn(BaseModel):
+class RotateIn(InputModel):
     """How long the old secrets keep working after a new one is issued."""
 
     model_config = ConfigDict(extra="forbid")

@@ -7,13 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.validation import mobile_field
+from shared.validation import InputModel, mobile_field
 
 Role = Literal["officer", "supervisor", "admin"]
 USERNAME = r"^[a-z][a-z0-9._-]{2,63}$"
 
 
-class StaffLoginIn(BaseModel):
+class StaffLoginIn(InputModel):
     """First step of staff sign-in."""
 
     model_config = ConfigDict(extra="forbid")
@@ -22,7 +22,7 @@ class StaffLoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=128)
 
 
-class CreateStaffIn(BaseModel):
+class CreateStaffIn(InputModel):
     """A new staff account, created by an admin."""
 
     model_config = ConfigDict(extra="forbid")
@@ -38,7 +38,7 @@ class CreateStaffIn(BaseModel):
     _check_phone = field_validator("phone")(mobile_field)
 
 
-class UpdateStaffIn(BaseModel):
+class UpdateStaffIn(InputModel):
     """Changes an admin may make; fields left out stay as they are."""
 
     model_config = ConfigDict(extra="forbid")

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from intake_service.requests.schemas import MAX_DESCRIPTION, CreateRequestIn
-from shared.validation import mobile_field, national_id_field
+from shared.validation import InputModel, mobile_field, national_id_field
 
 
 class ResidentRef(BaseModel):
@@ -46,7 +46,7 @@ class Origin(BaseModel):
         return value
 
 
-class HandoffIn(BaseModel):
+class HandoffIn(InputModel):
     """Open a pre-filled draft for a resident whose e-service transaction failed."""
 
     model_config = ConfigDict(extra="forbid")

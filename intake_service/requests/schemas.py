@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.validation import InputModel
+
 MAX_DESCRIPTION = 4000
 
 
@@ -21,7 +23,7 @@ def clean_description(value: str) -> str:
     return text
 
 
-class CreateRequestIn(BaseModel):
+class CreateRequestIn(InputModel):
     """A new draft: which department and service, and what the resident needs."""
 
     model_config = ConfigDict(extra="forbid")
@@ -37,7 +39,7 @@ class CreateRequestIn(BaseModel):
     _clean = field_validator("description")(clean_description)
 
 
-class RespondIn(BaseModel):
+class RespondIn(InputModel):
     """The resident's answer to a request for information (documents go up beforehand)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -45,7 +47,7 @@ class RespondIn(BaseModel):
     message: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
 
 
-class EditDraftIn(BaseModel):
+class EditDraftIn(InputModel):
     """A draft's new description."""
 
     model_config = ConfigDict(extra="forbid")
@@ -55,7 +57,7 @@ class EditDraftIn(BaseModel):
     _clean = field_validator("description")(clean_description)
 
 
-class WithdrawIn(BaseModel):
+class WithdrawIn(InputModel):
     """Why the resident withdraws (optional)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -63,7 +65,7 @@ class WithdrawIn(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-class RatingIn(BaseModel):
+class RatingIn(InputModel):
     """The resident's rating of a resolved request."""
 
     model_config = ConfigDict(extra="forbid")

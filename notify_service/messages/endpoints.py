@@ -18,7 +18,7 @@ from shared.db.requests import Request as ResidentRequest
 from shared.errors import AppError, Forbidden
 from shared.http import identity_from
 from shared.identity import Identity, PrincipalKind
-from shared.validation import normalize_saudi_mobile
+from shared.validation import StorableText, normalize_saudi_mobile
 
 router = APIRouter(prefix="/v1/staff", tags=["message log"])
 
@@ -75,7 +75,7 @@ async def supervisor_or_admin(request: Request) -> Identity:
 async def message_log(
     request: Request,
     identity: Annotated[Identity, Depends(supervisor_or_admin)],
-    phone: Annotated[str, Query(max_length=32)],
+    phone: Annotated[StorableText, Query(max_length=32)],
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> MessagePageOut:

@@ -19,11 +19,12 @@ from shared.http import identity_from
 from shared.identity import Identity, PrincipalKind
 from shared.queue.contract import Job
 from shared.queue.outbox import owe
+from shared.validation import InputModel
 
 router = APIRouter(tags=["partner webhooks"])
 
 
-class WebhookIn(BaseModel):
+class WebhookIn(InputModel):
     """Where to send status changes."""
 
     model_config = ConfigDict(extra="forbid")

@@ -45,7 +45,8 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300) -> bo
         return False
     if abs(time.time() - moment) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, body, moment), header)
+    # As bytes: compare_digest raises on a str with non-ASCII characters.
+    return hmac.compare_digest(sign(secret, body, moment).encode(), header.encode())
 
 
 def _public(address: str) -> bool:

@@ -15,12 +15,13 @@ from routing_service.deps import DB, Admin
 from shared.db.catalog import ServiceType
 from shared.db.routing import RoutingRule
 from shared.errors import AppError, Conflict, NotFound
+from shared.validation import InputModel
 
 router = APIRouter(prefix="/v1/admin/routing-rules", tags=["routing rules"])
 QUEUE = r"^[a-z][a-z0-9_]{1,63}$"
 
 
-class RuleIn(BaseModel):
+class RuleIn(InputModel):
     """A rule for a whole department, or for one of its services."""
 
     model_config = ConfigDict(extra="forbid")
@@ -31,7 +32,7 @@ class RuleIn(BaseModel):
     auto_assign: bool = True
 
 
-class RuleChangeIn(BaseModel):
+class RuleChangeIn(InputModel):
     """Changes to a rule; fields left out stay."""
 
     model_config = ConfigDict(extra="forbid")

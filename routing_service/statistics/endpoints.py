@@ -15,6 +15,7 @@ from routing_service.statistics import service
 from shared.db.catalog import Department
 from shared.db.requests import Request
 from shared.errors import AppError
+from shared.validation import StorableText
 
 router = APIRouter(prefix="/v1/staff", tags=["statistics"])
 MAX_DAYS = 366
@@ -40,7 +41,7 @@ async def statistics(
     db: DB,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to", description="Exclusive.")],
-    department: Annotated[str | None, Query(max_length=64)] = None,
+    department: Annotated[StorableText | None, Query(max_length=64)] = None,
     format: Literal["json", "csv"] = "json",
 ) -> service.Statistics | Response:
     """Over requests submitted in [from, to); supervisors see their departments, admins all."""

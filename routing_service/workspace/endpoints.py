@@ -28,6 +28,7 @@ from shared import pagination
 from shared.db.requests import Request
 from shared.db.routing import OfficerDuty, RequestAssignment
 from shared.request_status import Action
+from shared.validation import StorableText
 
 router = APIRouter(prefix="/v1/staff", tags=["staff workspace"])
 
@@ -90,8 +91,8 @@ async def _full(session: AsyncSession, request: Request) -> StaffRequestOut:
 async def list_queue(
     staff: Staff,
     db: DB,
-    status: Annotated[str | None, Query(max_length=32)] = None,
-    department: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[StorableText | None, Query(max_length=32)] = None,
+    department: Annotated[StorableText | None, Query(max_length=64)] = None,
     assigned: Literal["me", "unassigned", "any"] = "any",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,

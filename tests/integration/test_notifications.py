@@ -124,6 +124,20 @@ async def test_unifonic_receipt_needs_the_secret_url(client: httpx.AsyncClient, 
     assert await _status(stack, notification.id) == "delivered"
 
 
+async def test_receipts_with_non_ascii_secrets_are_refused_not_crashed(
+    client: httpx.AsyncClient, stack: Any
+) -> None:
+    # Found by tests/integration/test_api_fuzz.py: compare_digest raised on non-ASCII str.
+    notification = await _notification(stack, "twilio")
+    path = f"/v1/sms/receipts/twilio?n={notification.id}"
+    twilio = await client.post(
+        path, data={"MessageStatus": "delivered"}, headers=[(b"x-twilio-signature", "é".encode())]
+    )
+    unifonic = await client.post("/v1/sms/receipts/unifonic/%C2%80", json={})
+    assert (twilio.status_code, unifonic.status_code) == (403, 403)
+    assert await _status(stack, notification.id) == "sending"
+
+
 async def test_unifonic_bad_number_report_is_permanent(
     client: httpx.AsyncClient, stack: Any
 ) -> None:

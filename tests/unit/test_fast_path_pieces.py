@@ -2,12 +2,16 @@
 
 The fast path (gateway/fast_path.py) reads the path, query, client address and body of a
 call without building Starlette's Request, and sends answers without its Response; each
-piece must give exactly what Starlette would. (The whole fast path against a twin gateway
+piece must give exactly what Starlette would. The path it forwards is the one exception:
+both paths encode it again with the same function. (The whole fast path against a twin gateway
 without it: tests/integration/test_gateway_fast_path.py.)
 """
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
+import httpx
 import pytest
 from starlette.datastructures import URL
 from starlette.requests import ClientDisconnect, Request
@@ -36,34 +40,34 @@ def _scope(
 
 
 @pytest.mark.parametrize(
-    ("path", "query", "headers"),
+    ("path", "query"),
     [
-        ("/v1/requests/abc", b"", None),
-        ("/v1/requests/abc", b"a=1&b=%20", None),
-        ("/v1/requests/a b", b"", None),
-        ("/v1/requests/a?b", b"c=1", None),
-        ("/v1/requests/a#b", b"", None),
-        ("/v1/requests/a\\b", b"", None),
-        ("/v1/requests/a\tb", b"", None),
-        ("/v1/requests/a\nb", b"", None),
-        ("/v1/requests/%2F", b"x=%23", None),
-        ("/v1/requests", b"a=1#frag", None),
-        ("/v1/requests", b"a=\t1", None),
-        ("//v1/requests", b"", None),
-        ("//v1/requests", b"", []),
-        ("/v1/requests", b"", []),
-        ("/v1/requests/طلب", "ق=1".encode(), None),
-        ("/v1/requests", b"", [(b"host", b"[::1]:8000")]),
-        ("/v1/requests", b"", [(b"host", b"bad host")]),
-        ("/v1/requests", b"", [(b"host", b"example.org:99999")]),
+        ("/v1/requests/abc", b""),
+        ("/v1/requests/abc", b"a=1&b=%20"),
+        ("/v1/requests/a b", b""),
+        ("/v1/requests/a?b", b"c=1"),
+        ("/v1/requests/a#b", b""),
+        ("/v1/requests/a\\b", b""),
+        ("/v1/requests/a\tb", b""),
+        ("/v1/requests/a\nb", b""),
+        ("/v1/requests/a%b", b""),
+        ("/v1/requests/\x16\x7f\x00", b""),  # schemathesis found these answered with a 500
+        ("/v1/requests/^\x9b\U000748e7,¾", b""),
+        ("/v1/requests/%2F", b"x=%23"),
+        ("/v1/requests", b"a=1#frag"),
+        ("/v1/requests/طلب", "ق=1".encode()),
     ],
 )
-def test_the_path_and_query_are_starlettes(
-    path: str, query: bytes, headers: list[tuple[bytes, bytes]] | None
+def test_the_path_goes_on_encoded_so_the_upstream_decodes_the_same_path(
+    path: str, query: bytes
 ) -> None:
-    scope = _scope(path, query, headers)
-    url = URL(scope=scope)
-    assert url_path_and_query(scope) == (url.path, url.query)
+    forwarded, forwarded_query = url_path_and_query(_scope(path, query))
+    assert unquote(forwarded) == path
+    assert forwarded.isascii()
+    assert forwarded.isprintable()
+    assert " " not in forwarded
+    assert httpx.URL(f"http://upstream{forwarded}").path == path
+    assert forwarded_query == query.decode()
 
 
 def test_a_query_that_is_not_utf8_fails_as_in_starlette() -> None:

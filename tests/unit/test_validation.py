@@ -1,10 +1,12 @@
-"""National ID and phone rules."""
+"""National ID and phone rules, and the text every request body may carry."""
 
 from __future__ import annotations
 
 import pytest
+from pydantic import Field, ValidationError
 
 from shared.validation import (
+    InputModel,
     is_valid_national_id,
     luhn_check_digit,
     mask_phone,
@@ -46,3 +48,29 @@ def test_other_numbers_are_refused(value: str) -> None:
 def test_mask_phone_keeps_last_three() -> None:
     assert mask_phone("+966501234567").endswith("567")
     assert "5012" not in mask_phone("+966501234567")
+
+
+class _Body(InputModel):
+    name: str
+    tags: list[str] = Field(default_factory=list)
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "a\x00b"},  # Postgres text cannot hold NUL
+        {"name": "\udb4b"},  # a lone surrogate is not Unicode; UTF-8 cannot encode it
+        {"name": "ok", "tags": ["fine", "\x00"]},
+        {"name": "ok", "extra": {"\ud800": "x"}},
+        {"name": "ok", "unknown": 1},
+    ],
+)
+def test_request_bodies_refuse_text_the_database_cannot_store(body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        _Body.model_validate(body)
+
+
+def test_request_bodies_keep_arabic_emoji_and_newlines() -> None:
+    text = "طلب تأشيرة 🛂\nسطر ثان\t."
+    assert _Body.model_validate({"name": text, "tags": [text]}).name == text
