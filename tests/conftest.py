@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
@@ -18,9 +16,8 @@ import httpx
 import pytest
 from redis import Redis
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.db_loader import load_into
+from tests.support.database import create_database, drop_database, migrate_and_load
 from tests.support.sms_receiver import SmsReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,20 +88,6 @@ class Backing:
         }
 
 
-async def _create_database(admin_url: str, name: str) -> None:
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    await engine.dispose()
-
-
-async def _drop_database(admin_url: str, name: str) -> None:
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def backing() -> Iterator[Backing]:
     """Create this run's database (migrated, catalog loaded), Redis prefix and S3 bucket."""
@@ -131,7 +114,7 @@ def backing() -> Iterator[Backing]:
         aws_secret=values.get("AWS_SECRET_ACCESS_KEY", "testing"),
         region=values.get("AWS_DEFAULT_REGION", "us-east-1"),
     )
-    run_sync(_create_database(admin_url, name))
+    run_sync(create_database(admin_url, name))
     s3 = boto3.client(
         "s3",
         endpoint_url=s3_url,
@@ -140,18 +123,11 @@ def backing() -> Iterator[Backing]:
         region_name=backing.region,
     )
     try:
-        subprocess.run(
-            [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "upgrade", "head"],
-            env={**os.environ, "DATABASE_URL": database_url},
-            check=True,
-            cwd=ROOT,
-            capture_output=True,
-        )
-        run_sync(load_into(database_url))
+        run_sync(migrate_and_load(database_url))
         s3.create_bucket(Bucket=backing.s3_bucket)
         yield backing
     finally:
-        run_sync(_drop_database(admin_url, name))
+        run_sync(drop_database(admin_url, name))
         _clean_redis(backing)
         _clean_bucket(s3, backing.s3_bucket)
 

@@ -15,7 +15,8 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db import Base
-from tests.conftest import ROOT, _create_database, _drop_database
+from tests.conftest import ROOT
+from tests.support.database import create_database, drop_database
 
 
 async def test_models_match_migrated_database(backing: Any) -> None:
@@ -53,7 +54,7 @@ async def test_0009_keeps_the_histograms_through_upgrade_and_downgrade(backing: 
     admin = url.set(database="postgres").render_as_string(hide_password=False)
     name = f"{url.database}_m9"
     database_url = url.set(database=name).render_as_string(hide_password=False)
-    await _create_database(admin, name)
+    await create_database(admin, name)
     engine = create_async_engine(database_url)
     try:
         await asyncio.to_thread(_alembic, database_url, "upgrade", "0008")
@@ -70,4 +71,4 @@ async def test_0009_keeps_the_histograms_through_upgrade_and_downgrade(backing: 
         assert downgraded == ({"40": 1, "512": 1}, {})
     finally:
         await engine.dispose()
-        await _drop_database(admin, name)
+        await drop_database(admin, name)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +30,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.db_loader import load_into
-from tests.conftest import ROOT, Backing, _clean_redis, run_sync
+from tests.conftest import Backing, _clean_redis, run_sync
+from tests.support.database import create_database, drop_database, migrate_and_load
 from tests.support.inprocess import InProcessStack, StaffUser
 from tests.support.loop_bridge import loop_session
 from tests.support.sms_receiver import SmsReceiver
@@ -88,25 +85,6 @@ class Fuzz:
             case.body["department_code"], case.body["service_code"] = department, service
 
 
-async def _run_sql(admin_url: str, statement: str) -> None:
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.exec_driver_sql(statement)
-    await engine.dispose()
-
-
-def _migrate_and_load(database_url: str) -> None:
-    """The schema and catalog, the way the `backing` fixture makes the run's own database."""
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "upgrade", "head"],
-        env={**os.environ, "DATABASE_URL": database_url},
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
-    run_sync(load_into(database_url))
-
-
 @pytest.fixture(scope="module")
 def fuzz_backing(backing: Backing) -> Iterator[Backing]:
     """A database and Redis prefix of the fuzzer's own (S3 keys are random: bucket shared)."""
@@ -115,17 +93,17 @@ def fuzz_backing(backing: Backing) -> Iterator[Backing]:
     admin_url = os.environ.get("ADMIN_DATABASE_URL") or url.set(
         database="postgres"
     ).render_as_string(hide_password=False)
-    run_sync(_run_sql(admin_url, f'CREATE DATABASE "{name}"'))
+    run_sync(create_database(admin_url, name))
     own = dataclasses.replace(
         backing,
         database_url=url.set(database=name).render_as_string(hide_password=False),
         prefix=f"{backing.prefix}-fuzz",
     )
     try:
-        _migrate_and_load(own.database_url)
+        run_sync(migrate_and_load(own.database_url))
         yield own
     finally:
-        run_sync(_run_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_sync(drop_database(admin_url, name))
         _clean_redis(own)
 
 
