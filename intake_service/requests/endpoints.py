@@ -19,6 +19,7 @@ from intake_service.requests.schemas import (
     RespondIn,
     WithdrawIn,
 )
+from shared import faults
 from shared.request_status import Action
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
@@ -44,9 +45,11 @@ async def create_request(
                 return await service.detail(session, existing)
     try:
         async with db.raw() as connection:
-            return await drafts.file_draft(
+            created = await drafts.file_draft(
                 connection, resident_id, body, idempotency_key=key, fingerprint=fingerprint
             )
+        faults.point("intake.draft.after_commit")
+        return created
     except asyncpg.UniqueViolationError:
         if not key:
             raise
@@ -64,7 +67,9 @@ async def submit_request(request_id: uuid.UUID, resident: Resident, db: DB) -> R
     """Gives the reference; routing and the resident's SMS are owed in the same commit."""
     async with db.transaction() as session:
         request = await service.submit(session, uuid.UUID(resident.subject), request_id)
-        return await service.detail(session, request)
+        answer = await service.detail(session, request)
+    faults.point("intake.submit.after_commit")
+    return answer
 
 
 @router.get("/{request_id}", response_model=RequestOut, summary="Read one of your requests")

@@ -30,6 +30,7 @@ from notify_service.settings import NotifySettings
 from notify_service.sms.providers.base import Outcome
 from notify_service.sms.providers.pool import ProviderPool
 from notify_service.sms.templates import TemplateError, TemplateSet
+from shared import faults
 from shared.db.identity import Resident
 from shared.db.notify import Notification
 from shared.db.outbox import OutboxMessage
@@ -329,6 +330,8 @@ async def deliver(ctx: dict[str, Any], outbox_id: str, *more_ids: str) -> str:
             if len(claimed) == 1 and claimed[0].request_id:  # this job's logs carry the call's ID
                 structlog.contextvars.bind_contextvars(request_id=claimed[0].request_id)
             attempts = list(await asyncio.gather(*(hand_over(pool, c) for c in claimed)))
+            if attempts:
+                faults.point("notify.after_send")  # the provider has it; our record does not
             outcomes = await _record(sessions, attempts, settings) if attempts else []
     except SlotsBusy as exc:  # nothing was claimed; arq runs the job again a second later
         raise Retry(defer=1) from exc

@@ -12,6 +12,7 @@ from arq.connections import ArqRedis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import faults
 from shared.queue.contract import arq_job_id, arq_queue_name, batch_size
 
 log = structlog.get_logger()
@@ -122,6 +123,8 @@ async def relay_once(
                     _job_id=job.job_id,
                     _queue_name=arq_queue_name(prefix, job.queue),
                 )
+        if due:
+            faults.point("relay.after_enqueue")  # enqueued, the claim not yet committed
     return len(rows)
 
 
