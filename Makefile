@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench install lint services-up services-down clean
+.PHONY: run test bench soak install lint services-up services-down clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	scripts/bootstrap.sh
@@ -22,6 +22,10 @@ test: install
 ## bench: issue 7's benchmark, every part (bench/README.md); ARGS="--scale 0.01" for a quick run
 bench: install
 	scripts/bench.sh $(ARGS)
+
+## soak: issue 8's long fault scenario (30 min); ARGS="--submissions 600 --minutes 3" to try it
+soak: install
+	scripts/soak.sh $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy .
