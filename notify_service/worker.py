@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import httpx
 from arq.cron import cron
 from arq.worker import func
 from redis.asyncio import Redis
@@ -17,6 +16,7 @@ from notify_service.jobs.webhooks import deliver_webhook, fan_out_event
 from notify_service.settings import NotifySettings, get_settings
 from notify_service.sms.providers.registry import build_pool
 from notify_service.sms.templates import load_templates
+from notify_service.webhooks.transport import webhook_client
 from shared.queue.contract import Queue
 from shared.queue.runner import WorkerSpec, run
 
@@ -66,8 +66,8 @@ def _webhook_spec(settings: NotifySettings) -> WorkerSpec:
     """Partner webhooks on their own queue, so a slow receiver never holds up an SMS."""
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["webhook_client"] = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.webhook_timeout, connect=3.0), follow_redirects=False
+        ctx["webhook_client"] = webhook_client(
+            settings.webhook_timeout, allow_private=settings.webhook_allow_private_targets
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:

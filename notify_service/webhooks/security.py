@@ -49,7 +49,8 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300) -> bo
     return hmac.compare_digest(sign(secret, body, moment).encode(), header.encode())
 
 
-def _public(address: str) -> bool:
+def is_public(address: str) -> bool:
+    """Whether an IP address is on the public internet (not ours, not special)."""
     ip = ipaddress.ip_address(address)
     return not (
         ip.is_private
@@ -94,5 +95,5 @@ async def check_target(
         )
     except OSError as exc:
         raise UnsafeTarget() from exc
-    if not infos or not all(_public(str(info[4][0])) for info in infos):
+    if not infos or not all(is_public(str(info[4][0])) for info in infos):
         raise UnsafeTarget()
