@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth.endpoints import router as auth_router
+from gateway.auth.lockout import Lockout
 from gateway.auth.passwords import Passwords
 from gateway.auth.service import AuthConfig
 from gateway.auth.tokens import TokenIssuer, load_private_key
@@ -80,6 +81,7 @@ def create_app(
     intake = forwarder(settings.intake_url, intake_transport)
     routing = forwarder(settings.routing_url, routing_transport)
     notify = forwarder(settings.notify_url, notify_transport)
+    pepper = settings.otp_pepper.get_secret_value().encode()
     state = GatewayState(
         settings=settings,
         sessions=create_sessionmaker(engine),
@@ -96,8 +98,11 @@ def create_app(
             per_minute=settings.api_per_principal_per_minute,
         ),
         limiter=RateLimiter(redis, settings.queue_prefix),
+        lockout=Lockout(
+            redis, settings.queue_prefix, settings.otp_pepper.get_secret_value().encode()
+        ),
         auth=AuthConfig(
-            pepper=settings.otp_pepper.get_secret_value().encode(),
+            pepper=pepper,
             otp_ttl=settings.otp_ttl,
             otp_max_attempts=settings.otp_max_attempts,
             refresh_ttl=settings.refresh_token_ttl,

@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Scope
 
+from gateway.auth.lockout import Lockout
 from gateway.auth.passwords import Passwords
 from gateway.auth.service import AuthConfig
 from gateway.auth.tokens import TokenIssuer
@@ -26,6 +27,7 @@ class GatewayState:
     issuer: TokenIssuer
     guard: Guard
     limiter: RateLimiter
+    lockout: Lockout
     auth: AuthConfig
 
 

@@ -87,6 +87,7 @@ async def login(body: LoginIn, request: Request, state: State) -> ChallengeOut:
             session,
             state.passwords,
             state.auth,
+            lockout=state.lockout,
             national_id=body.national_id,
             password=body.password,
         )

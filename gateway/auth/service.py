@@ -10,7 +10,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import otp, repository
-from gateway.auth.errors import AccountLocked, InvalidCode, InvalidCredentials, InvalidRefreshToken
+from gateway.auth.errors import InvalidCode, InvalidCredentials, InvalidRefreshToken
+from gateway.auth.lockout import Lockout
 from gateway.auth.passwords import Passwords
 from gateway.auth.tokens import TokenIssuer, new_refresh_token, refresh_token_hash
 from shared.db.identity import OtpChallenge, RefreshToken, Resident, Staff
@@ -21,8 +22,6 @@ from shared.queue.outbox import owe
 log = structlog.get_logger()
 PRODUCER = "gateway"
 STAFF_LOGIN = "staff_login"
-LOCK_AFTER_FAILURES = 5
-MAX_LOCK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -148,33 +147,29 @@ async def verify_registration(
     return resident
 
 
-def _lock_delay(failures: int) -> timedelta:
-    """30 s after the 5th consecutive failure, doubling each time, at most an hour."""
-    return min(MAX_LOCK, timedelta(seconds=30 * 2 ** (failures - LOCK_AFTER_FAILURES)))
-
-
 async def check_password(
-    passwords: Passwords, account: Resident | Staff | None, password: str, *, usable: bool
+    passwords: Passwords,
+    lockout: Lockout,
+    login: tuple[str, str],
+    account: Resident | Staff | None,
+    password: str,
+    *,
+    usable: bool,
 ) -> None:
-    """The password step for any account (locked for update by the caller).
+    """The password step for any account, by (kind, login ID).
 
-    The hash check costs the same whether or not the account exists. Wrong passwords count,
-    and from the fifth in a row the account waits (30 s, doubling, at most an hour); a right
-    one resets the count. `usable` is False for accounts that may not sign in yet or any more.
+    Everything here costs and answers the same whether or not the ID exists: the lock is
+    kept per login ID (gateway/auth/lockout.py), a missing account is checked against a
+    dummy hash, and a wrong password counts towards the ID's lock either way. `usable` is
+    False for accounts that may not sign in yet or any more.
     """
-    now = datetime.now(UTC)
-    if account is not None and account.locked_until is not None and account.locked_until > now:
-        retry = int((account.locked_until - now).total_seconds()) + 1
-        raise AccountLocked(headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
+    await lockout.check(*login)
     ok = await passwords.verify(account.password_hash if account is not None else None, password)
+    if not ok:
+        await lockout.failed(*login)
     if account is None or not ok or not usable:
-        if account is not None and not ok:
-            account.failed_logins += 1
-            if account.failed_logins >= LOCK_AFTER_FAILURES:
-                account.locked_until = now + _lock_delay(account.failed_logins)
         raise InvalidCredentials()
-    account.failed_logins = 0
-    account.locked_until = None
+    await lockout.succeeded(*login)
 
 
 async def start_login(
@@ -182,6 +177,7 @@ async def start_login(
     passwords: Passwords,
     config: AuthConfig,
     *,
+    lockout: Lockout,
     national_id: str,
     password: str,
 ) -> tuple[OtpChallenge, str]:
@@ -189,6 +185,8 @@ async def start_login(
     resident = await repository.resident_by_national_id(session, national_id, lock=True)
     await check_password(
         passwords,
+        lockout,
+        ("resident", national_id),
         resident,
         password,
         usable=resident is not None and resident.verified_at is not None,
@@ -294,12 +292,20 @@ async def start_staff_login(
     passwords: Passwords,
     config: AuthConfig,
     *,
+    lockout: Lockout,
     username: str,
     password: str,
 ) -> tuple[OtpChallenge, str]:
     """Staff sign-in, step one: the same checks and lockout as residents, then an SMS code."""
     staff = await repository.staff_by_username(session, username)
-    await check_password(passwords, staff, password, usable=staff is not None and staff.active)
+    await check_password(
+        passwords,
+        lockout,
+        ("staff", username),
+        staff,
+        password,
+        usable=staff is not None and staff.active,
+    )
     assert staff is not None  # check_password raised otherwise
     challenge = _challenge(session, staff, STAFF_LOGIN, staff.phone, config)
     await session.flush()

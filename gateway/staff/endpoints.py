@@ -49,7 +49,12 @@ async def staff_login(body: StaffLoginIn, request: Request, state: State) -> Cha
     )
     async with transaction(state.sessions, commit_on=(InvalidCredentials,)) as session:
         challenge, phone = await auth.start_staff_login(
-            session, state.passwords, state.auth, username=body.username, password=body.password
+            session,
+            state.passwords,
+            state.auth,
+            lockout=state.lockout,
+            username=body.username,
+            password=body.password,
         )
         await limit_code_sends(state, request, phone)
     return ChallengeOut(

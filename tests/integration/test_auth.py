@@ -175,3 +175,22 @@ async def test_requests_need_a_valid_token(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/requests", headers=forged)
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_token"
+
+
+async def test_an_unknown_id_is_locked_like_a_known_one(
+    client: httpx.AsyncClient, stack: Any, sms: Any
+) -> None:
+    """Checklist #26: the lock is kept per login ID, so the fifth wrong password locks an ID
+    that has no account exactly as it locks one that has (it used to answer 401 for ever,
+    which told an attacker which IDs exist)."""
+    resident = await stack.sign_up(client, sms.ledger)
+    answers = []
+    for nid in (resident.national_id, national_id()):
+        for _ in range(5):
+            await client.post("/v1/auth/login", json={"national_id": nid, "password": "bad-pass"})
+        locked = await client.post(
+            "/v1/auth/login", json={"national_id": nid, "password": "bad-pass"}
+        )
+        answers.append((locked.status_code, locked.json()["code"], locked.headers["retry-after"]))
+    assert answers[0] == answers[1] == (429, "account_temporarily_locked", answers[0][2])
+    assert 0 < int(answers[0][2]) <= 30

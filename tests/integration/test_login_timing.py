@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from gateway.auth.errors import InvalidCredentials
+from gateway.auth.lockout import Lockout
 from gateway.auth.passwords import Passwords
 from gateway.auth.service import check_password
 from gateway.settings import GatewaySettings
@@ -20,24 +23,30 @@ from shared.db.identity import Resident
 ROUNDS = 9
 
 
-async def _seconds(passwords: Passwords, account: Resident | None) -> float:
+async def _seconds(
+    passwords: Passwords, lockout: Lockout, login: str, account: Resident | None
+) -> float:
     started = time.perf_counter()
     with pytest.raises(InvalidCredentials):
-        await check_password(passwords, account, "a wrong guess", usable=True)
+        await check_password(
+            passwords, lockout, ("resident", login), account, "a wrong guess", usable=True
+        )
     return time.perf_counter() - started
 
 
-async def test_unknown_and_known_ids_take_the_same_time_to_refuse() -> None:
+async def test_unknown_and_known_ids_take_the_same_time_to_refuse(backing: Any) -> None:
     defaults = GatewaySettings()
     passwords = Passwords(
         memory_kib=defaults.argon2_memory_kib, time_cost=defaults.argon2_time_cost
     )
-    known = Resident(password_hash=await passwords.hash("the real passphrase"), failed_logins=0)
+    known = Resident(password_hash=await passwords.hash("the real passphrase"))
+    redis = Redis.from_url(backing.redis_url)
+    lockout = Lockout(redis, f"{backing.prefix}:timing", b"test key")
     unknown_times: list[float] = []
     known_times: list[float] = []
-    for _ in range(ROUNDS):
-        unknown_times.append(await _seconds(passwords, None))
-        known_times.append(await _seconds(passwords, known))
-        known.failed_logins, known.locked_until = 0, None  # a fresh attacker's first guess
+    for round_ in range(ROUNDS):  # each ID's first wrong guess, far from any lock
+        unknown_times.append(await _seconds(passwords, lockout, f"unknown-{round_}", None))
+        known_times.append(await _seconds(passwords, lockout, f"known-{round_}", known))
+    await redis.aclose()
     ratio = statistics.median(unknown_times) / statistics.median(known_times)
     assert 0.5 < ratio < 2.0, (unknown_times, known_times)
