@@ -37,6 +37,26 @@ async def latest_open_challenge(
     return result
 
 
+async def supersede_open_challenges(
+    session: AsyncSession,
+    *,
+    resident_id: uuid.UUID | None,
+    staff_id: uuid.UUID | None,
+    purpose: str,
+) -> None:
+    """Close every open challenge of this account and purpose: only the newest code works."""
+    owner = (
+        OtpChallenge.staff_id == staff_id
+        if staff_id is not None
+        else OtpChallenge.resident_id == resident_id
+    )
+    await session.execute(
+        update(OtpChallenge)
+        .where(owner, OtpChallenge.purpose == purpose, OtpChallenge.consumed_at.is_(None))
+        .values(consumed_at=text("now()"))
+    )
+
+
 async def spend_attempt(
     session: AsyncSession, challenge_id: uuid.UUID, max_attempts: int
 ) -> tuple[bytes, uuid.UUID | None, uuid.UUID | None, str] | None:

@@ -43,18 +43,28 @@ class IssuedTokens:
     expires_in: int
 
 
-def _challenge(
+async def _challenge(
     session: AsyncSession,
     account: Resident | Staff,
     purpose: str,
     phone: str,
     config: AuthConfig,
 ) -> OtpChallenge:
-    """A new code for this account and purpose, owed to the OTP queue in the same commit."""
+    """A new code for this account and purpose, owed to the OTP queue in the same commit.
+
+    Every older open code of the same account and purpose stops working (checklist #25): a
+    code read off an old message, or an earlier sign-in's, cannot be used once a new one is
+    sent."""
     code = otp.new_code()
     challenge_id = uuid.uuid4()
     expires_at = datetime.now(UTC) + timedelta(seconds=config.otp_ttl)
     is_staff = isinstance(account, Staff)
+    await repository.supersede_open_challenges(
+        session,
+        resident_id=None if is_staff else account.id,
+        staff_id=account.id if is_staff else None,
+        purpose=purpose,
+    )
     challenge = OtpChallenge(
         id=challenge_id,
         resident_id=None if is_staff else account.id,
@@ -109,7 +119,7 @@ async def register(
     resident.password_hash = password_hash
     resident.preferred_language = language
     await session.flush()
-    _challenge(session, resident, "register", phone, config)
+    await _challenge(session, resident, "register", phone, config)
     await session.flush()
 
 
@@ -192,7 +202,7 @@ async def start_login(
         usable=resident is not None and resident.verified_at is not None,
     )
     assert resident is not None  # check_password raised otherwise
-    challenge = _challenge(session, resident, "login", resident.phone, config)
+    challenge = await _challenge(session, resident, "login", resident.phone, config)
     await session.flush()
     return challenge, resident.phone
 
@@ -307,7 +317,7 @@ async def start_staff_login(
         usable=staff is not None and staff.active,
     )
     assert staff is not None  # check_password raised otherwise
-    challenge = _challenge(session, staff, STAFF_LOGIN, staff.phone, config)
+    challenge = await _challenge(session, staff, STAFF_LOGIN, staff.phone, config)
     await session.flush()
     return challenge, staff.phone
 

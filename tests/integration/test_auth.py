@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from tests.support.identities import mobile, national_id
 
@@ -194,3 +195,50 @@ async def test_an_unknown_id_is_locked_like_a_known_one(
         answers.append((locked.status_code, locked.json()["code"], locked.headers["retry-after"]))
     assert answers[0] == answers[1] == (429, "account_temporarily_locked", answers[0][2])
     assert 0 < int(answers[0][2]) <= 30
+
+
+async def _login_code(client: httpx.AsyncClient, stack: Any, sms: Any, resident: Any) -> Any:
+    seen = len(sms.ledger.to(resident.phone))
+    started = await client.post(
+        "/v1/auth/login",
+        json={"national_id": resident.national_id, "password": resident.password},
+    )
+    assert started.status_code == 200, started.text
+    await stack.drain()
+    return started.json()["challenge_id"], sms.ledger.latest_code(resident.phone, after=seen)
+
+
+async def test_a_newer_code_retires_the_older_one(
+    client: httpx.AsyncClient, stack: Any, sms: Any
+) -> None:
+    """Checklist #25: once a second sign-in code is sent, the first no longer works."""
+    resident = await stack.sign_up(client, sms.ledger)
+    first = await _login_code(client, stack, sms, resident)
+    second = await _login_code(client, stack, sms, resident)
+    old = await client.post(
+        "/v1/auth/login/verify", json={"challenge_id": first[0], "code": first[1]}
+    )
+    assert old.status_code == 400, old.text
+    new = await client.post(
+        "/v1/auth/login/verify", json={"challenge_id": second[0], "code": second[1]}
+    )
+    assert new.status_code == 200, new.text
+
+
+async def test_a_code_past_its_lifetime_is_refused(
+    client: httpx.AsyncClient, stack: Any, sms: Any
+) -> None:
+    resident = await stack.sign_up(client, sms.ledger)
+    challenge, code = await _login_code(client, stack, sms, resident)
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE otp_challenges SET expires_at = now() - interval '1 second' WHERE id = :id"
+            ),
+            {"id": challenge},
+        )
+    late = await client.post(
+        "/v1/auth/login/verify", json={"challenge_id": challenge, "code": code}
+    )
+    assert late.status_code == 400, late.text
+    assert late.json()["code"] == "invalid_code"
