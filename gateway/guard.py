@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from gateway.auth.errors import InvalidAccessToken
 from gateway.auth.tokens import AccessClaims, InvalidToken, TokenIssuer
-from shared.errors import TooManyRequests
+from shared.errors import ServiceUnavailable, TooManyRequests
 
 log = structlog.get_logger()
 
@@ -62,6 +62,13 @@ class Guard:
         return claims
 
     async def revoke_session(self, session_id: str) -> None:
-        """Make every access token of this session invalid at once (until it would expire)."""
+        """Make every access token of this session invalid at once (until it would expire).
+
+        Fails with 503 when Redis cannot record it: a sign-out that silently left the access
+        token working would be worse than asking to try again."""
         ttl = self.issuer.ttl + 60
-        await self._redis.set(self._revoked_key(session_id), "1", ex=ttl)
+        try:
+            await self._redis.set(self._revoked_key(session_id), "1", ex=ttl)
+        except (RedisError, OSError) as exc:
+            log.warning("guard.revocation_unavailable", error=type(exc).__name__)
+            raise ServiceUnavailable(headers={"Retry-After": "5"}) from exc

@@ -121,3 +121,16 @@ async def revoke_session(session: AsyncSession, session_id: uuid.UUID, now: date
         .where(RefreshToken.session_id == session_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+async def revoke_staff_sessions(
+    session: AsyncSession, staff_id: uuid.UUID, now: datetime
+) -> list[uuid.UUID]:
+    """Revoke every live refresh token of a staff member; the sessions they belonged to."""
+    rows = await session.scalars(
+        update(RefreshToken)
+        .where(RefreshToken.staff_id == staff_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .returning(RefreshToken.session_id)
+    )
+    return sorted(set(rows))

@@ -95,7 +95,10 @@ async def list_staff(state: State, _: Admin) -> list[StaffOut]:
 async def update_staff(
     staff_id: uuid.UUID, body: UpdateStaffIn, state: State, _: Admin
 ) -> StaffOut:
-    """Change role, departments, phone or name, or deactivate (their refresh stops working)."""
+    """Change role, departments, phone or name, or deactivate. A change of role or departments,
+    or a deactivation, signs the member out everywhere at once."""
     async with transaction(state.sessions) as session:
-        staff = await service.update(session, staff_id, body)
+        staff, ended = await service.update(session, staff_id, body)
+        for session_id in ended:  # before the commit: if Redis fails, nothing changes (503)
+            await state.guard.revoke_session(str(session_id))
         return await service.to_out(session, staff)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,11 +97,19 @@ async def create(session: AsyncSession, passwords: Passwords, body: CreateStaffI
     return staff
 
 
-async def update(session: AsyncSession, staff_id: uuid.UUID, body: UpdateStaffIn) -> Staff:
-    """Apply an admin's changes."""
+async def update(
+    session: AsyncSession, staff_id: uuid.UUID, body: UpdateStaffIn
+) -> tuple[Staff, list[uuid.UUID]]:
+    """Apply an admin's changes; returns the account and the sessions that had to end.
+
+    Tokens carry role and departments, so a change of either, or a deactivation, ends every
+    session of the account (checklist #32): its refresh tokens are revoked here, and the
+    caller revokes the sessions' access tokens, which would otherwise keep the old rights
+    until they expire."""
     staff = await session.get(Staff, staff_id, with_for_update=True)
     if staff is None:
         raise StaffNotFound()
+    before = (staff.role, staff.active, await repository.staff_departments(session, staff.id))
     for field in ("full_name", "phone", "role", "active"):
         value = getattr(body, field)
         if value is not None:
@@ -110,7 +119,11 @@ async def update(session: AsyncSession, staff_id: uuid.UUID, body: UpdateStaffIn
             session, staff.id, await _check_departments(session, body.departments)
         )
     await session.flush()
-    return staff
+    after = (staff.role, staff.active, await repository.staff_departments(session, staff.id))
+    ended: list[uuid.UUID] = []
+    if after != before:
+        ended = await repository.revoke_staff_sessions(session, staff.id, datetime.now(UTC))
+    return staff, ended
 
 
 async def listing(session: AsyncSession) -> list[Staff]:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from sqlalchemy import text
 
 
 @pytest.fixture
@@ -73,3 +74,34 @@ async def test_admin_cannot_create_staff_in_unknown_department(
     response = await client.post("/v1/admin/staff", json=body, headers=admin.auth)
     assert response.status_code == 422
     assert response.json()["code"] == "unknown_department"
+
+
+async def test_a_change_of_rights_signs_the_member_out_at_once(
+    client: httpx.AsyncClient, stack: Any, sms: Any, admin: Any
+) -> None:
+    """Checklist #32: tokens carry role and departments, so moving an officer to another
+    department, or deactivating them, must not leave their tokens working for ten minutes."""
+    for change in ({"departments": ["family_affairs"]}, {"active": False}, {"role": "supervisor"}):
+        officer = await stack.staff(client, sms.ledger, admin, "officer", ["visas"])
+        assert (await client.get("/v1/staff/requests", headers=officer.auth)).status_code == 200
+        renamed = await client.patch(
+            f"/v1/admin/staff/{officer.id}", json={"full_name": "New Name"}, headers=admin.auth
+        )
+        assert renamed.status_code == 200, renamed.text
+        still = await client.get("/v1/staff/requests", headers=officer.auth)
+        assert still.status_code == 200, change  # a change that grants nothing ends nothing
+        changed = await client.patch(
+            f"/v1/admin/staff/{officer.id}", json=change, headers=admin.auth
+        )
+        assert changed.status_code == 200, changed.text
+        after = await client.get("/v1/staff/requests", headers=officer.auth)
+        assert after.status_code == 401, (change, after.text)
+        async with stack.sessions() as session:
+            live = await session.scalar(
+                text(
+                    "SELECT count(*) FROM refresh_tokens"
+                    " WHERE staff_id = :id AND revoked_at IS NULL"
+                ),
+                {"id": officer.id},
+            )
+        assert live == 0, change
