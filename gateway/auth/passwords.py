@@ -26,6 +26,13 @@ class Passwords:
         async with self._slots:
             return await asyncio.to_thread(self._verify, stored, password)
 
+    def needs_rehash(self, stored: str) -> bool:
+        """Whether a stored hash was made with weaker (or other) parameters than today's."""
+        try:
+            return bool(self._hasher.check_needs_rehash(stored))
+        except InvalidHashError:
+            return True
+
     def _verify(self, stored: str | None, password: str) -> bool:
         try:
             return self._hasher.verify(stored or self._dummy, password) and stored is not None

@@ -180,6 +180,9 @@ async def check_password(
     if account is None or not ok or not usable:
         raise InvalidCredentials()
     await lockout.succeeded(*login)
+    if passwords.needs_rehash(account.password_hash):
+        # Parameters were raised since this hash was made: the password is at hand only now.
+        account.password_hash = await passwords.hash(password)
 
 
 async def start_login(
