@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from notify_service.receipts import service
 from notify_service.settings import NotifySettings
 from shared.db.database import Database
-from shared.errors import Forbidden, NotFound
+from shared.errors import AppError, Forbidden, NotFound
 
 router = APIRouter(prefix="/v1/sms/receipts", tags=["delivery receipts"])
 
@@ -22,6 +22,15 @@ class InvalidSignature(Forbidden):
     code = "invalid_signature"
     message_en = "The callback signature is not valid."
     message_ar = "توقيع الاستدعاء غير صالح."
+
+
+class MalformedReceipt(AppError):
+    """The callback's body cannot be read: a provider's bug, not ours, and not worth a retry."""
+
+    status = 400
+    code = "malformed_receipt"
+    message_en = "The delivery report body is not valid JSON."
+    message_ar = "محتوى تقرير التسليم ليس JSON صالحاً."
 
 
 def _same(given: str, expected: str) -> bool:
@@ -106,7 +115,10 @@ async def unifonic_receipt(token: str, request: Request) -> dict[str, str]:
     if secret is None or not _same(token, secret.get_secret_value()):
         raise InvalidSignature()
     if request.headers.get("content-type", "").startswith("application/json"):
-        data = await request.json()
+        try:
+            data = await request.json()
+        except ValueError as exc:  # bad JSON or bad UTF-8: the sender's fault (400), never a 500
+            raise MalformedReceipt() from exc
         data = data if isinstance(data, dict) else {}
     else:
         data = dict(await request.form())
