@@ -49,6 +49,7 @@ log = structlog.get_logger()
 FINAL = {"delivered", "permanent-failure", "technical-failure", "temporary-failure"}
 SECRET_VALUES = ("code",)
 MASK = "••••••"
+EXPIRED = "one-time code expired before it could be sent"
 SLOT_WAIT = 5.0  # seconds a batch waits for room before arq runs it again a second later
 
 
@@ -124,6 +125,13 @@ def _uuids(values: Iterable[Any]) -> set[uuid.UUID]:
     return found
 
 
+def _sending_now(notification: Notification, settings: NotifySettings, now: datetime) -> bool:
+    """Whether another run claimed this message within the lease and may be sending it now."""
+    stale_before = now - timedelta(seconds=settings.sms_sending_lease)
+    claimed_at = notification.claimed_at
+    return notification.status == "sending" and claimed_at is not None and claimed_at > stale_before
+
+
 def _claim_one(
     session: AsyncSession,
     message: OutboxMessage,
@@ -135,9 +143,16 @@ def _claim_one(
     now: datetime,
 ) -> Claimed | None:
     """Decide whether this run sends one row, and mark its notification 'sending'."""
-    if _expired(message.payload):
+    sent = existing is not None and (existing.status in FINAL or existing.sent_at is not None)
+    if _expired(message.payload) and not sent:  # sent: settled below like any other
+        if existing is not None and _sending_now(existing, settings, now):
+            return None  # that run records the provider's answer; the next look finishes it
         _scrub(message)
-        give_up(message, "one-time code expired before it could be sent", now=now)
+        give_up(message, EXPIRED, now=now)
+        if existing is not None:  # an earlier try made it: finish it too (INV-2)
+            existing.status = "technical-failure"
+            existing.last_error = EXPIRED
+            existing.updated_at = now
         return None
     try:
         notification, body = _notification_for(session, message, residents, existing, templates)
@@ -148,9 +163,8 @@ def _claim_one(
         _scrub(message)
         settle(message, now=now)  # the provider has it already; receipts will say the rest
         return None
-    stale_before = now - timedelta(seconds=settings.sms_sending_lease)
     in_doubt = notification.status == "sending" and notification.claimed_at is not None
-    if in_doubt and notification.claimed_at and notification.claimed_at > stale_before:
+    if _sending_now(notification, settings, now):
         return None  # another run is sending it right now; the relay will look again
     if notification.parts > settings.sms_max_parts or not notification.phone:
         notification.status = "permanent-failure"

@@ -21,12 +21,14 @@ class SmsLedger:
     already holds is answered 202 and counted in `repeats`, not delivered twice.
     `mode` makes every call misbehave until set back to "ok": error500 and error429 answer
     with that status and record nothing; hang reads the message and never answers (until
-    `hang_seconds`); drip records nothing and sends its answer one byte every 0.8 s."""
+    `hang_seconds`); drip records nothing and sends its answer one byte every 0.8 s.
+    `delay` makes "ok" answer that many seconds late: a slow provider that still takes it."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     fail_next: int = 0
     mode: str = "ok"
     hang_seconds: float = 60.0
+    delay: float = 0.0
     refused: int = 0
     repeats: int = 0
     first_seen: dict[str, float] = field(default_factory=dict)
@@ -85,6 +87,8 @@ class SmsReceiver:
                         ledger.refused += 1
                     self._misbehave(mode)
                     return
+                if ledger.delay:
+                    time.sleep(ledger.delay)
                 key = self.headers.get("idempotency-key")
                 with ledger.lock:
                     failing = ledger.fail_next > 0
