@@ -152,3 +152,28 @@ async def test_every_operation_with_an_id_refuses_everyone_it_does_not_belong_to
     assert [event["type"] for event in page["timeline"]] == ["created", "submitted", "routed"]
     hooks = (await client.get("/v1/partner/webhooks", headers=filer)).json()
     assert [h["id"] for h in hooks] == [theirs["webhook_id"]]  # still there
+
+
+async def test_every_operation_that_declares_a_token_refuses_no_one(
+    client: httpx.AsyncClient,
+) -> None:
+    """Deny by default across the whole document, the gateway's own operations included
+    (the service-level walk in test_route_access.py cannot see those): each operation that
+    declares bearer security answers 401 to a call without a token, whatever its body."""
+    document = (await client.get("/openapi.json")).json()
+    nobody = Caller("nobody", {}, frozenset({"get", *WRITES}))
+    answered: list[tuple[str, str, int]] = []
+    secured = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method not in nobody.methods or not operation.get("security"):
+                continue
+            if not any("bearerAuth" in requirement for requirement in operation["security"]):
+                continue
+            secured += 1
+            url = _url(path, {name: str(uuid.uuid4()) for name in OWNED})
+            response = await _call(client, method, url, operation, nobody)
+            if response.status_code != 401:
+                answered.append((method, path, response.status_code))
+    assert answered == []
+    assert secured >= 40, secured
