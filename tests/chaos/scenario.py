@@ -22,6 +22,7 @@ import httpx
 
 from tests.chaos.cluster import Cluster, run_async
 from tests.chaos.history import Call, History, Invariants, check
+from tests.chaos.monitor import Figures, Monitor
 from tests.support.live import SignedIn, sign_in
 
 WORKERS = ("routing-worker", "notify-worker", "otp-worker", "webhook-worker")
@@ -30,7 +31,9 @@ DRAFT = {"department_code": "residency", "service_code": "renew_iqama"}
 
 @dataclass(frozen=True)
 class Fault:
-    """One thing to break for `hold` seconds: kill:<process>, redis, postgres or sms."""
+    """One thing to break for `hold` seconds: kill:<process> (SIGKILL), redis (killed, so
+    its queues are lost), redis-freeze (SIGSTOP: connections open, nothing answers),
+    postgres (crash), postgres-restart (`pg_ctl restart -m fast`) or sms (provider 500)."""
 
     kind: str
     hold: float
@@ -41,8 +44,12 @@ class Fault:
             cluster.kill(self.kind.removeprefix("kill:"))
         elif self.kind == "redis":
             cluster.kill_redis()
+        elif self.kind == "redis-freeze":
+            cluster.redis.pause()
         elif self.kind == "postgres":
             cluster.crash_postgres()
+        elif self.kind == "postgres-restart":
+            cluster.postgres.stop_fast()
         elif self.kind == "sms":
             cluster.sms.ledger.mode = "error500"
         else:
@@ -54,7 +61,9 @@ class Fault:
             cluster.restart(self.kind.removeprefix("kill:"))
         elif self.kind == "redis":
             cluster.start_redis()
-        elif self.kind == "postgres":
+        elif self.kind == "redis-freeze":
+            cluster.redis.resume()
+        elif self.kind in ("postgres", "postgres-restart"):
             cluster.start_postgres()
         elif self.kind == "sms":
             cluster.sms.ledger.mode = "ok"
@@ -73,7 +82,8 @@ class Plan:
 
 
 def plan(submissions: int, seconds: float, *, long_holds: bool) -> Plan:
-    """Every worker type killed, Redis killed three times, Postgres once, SMS down once.
+    """Every worker type killed, Redis killed three times and frozen once, Postgres crashed
+    and restarted once each, the SMS provider down once.
 
     The soak holds a fault as the issue asks (SMS provider down a minute, Postgres 15 s);
     the small run in `make test` holds each for a few seconds."""
@@ -87,6 +97,8 @@ def plan(submissions: int, seconds: float, *, long_holds: bool) -> Plan:
         Fault("redis", 5 * scale + 1),
         Fault("sms", 60 * scale),
         Fault("kill:webhook-worker", 3 * scale + 1),
+        Fault("redis-freeze", 10 * scale + 1),
+        Fault("postgres-restart", 1),
         Fault("redis", 5 * scale + 1),
     )
     return Plan(submissions, seconds, faults)
@@ -110,6 +122,7 @@ class Report:
     invariants: Invariants
     faults: list[FaultRecord] = field(default_factory=list)
     sms_repeats: int = 0
+    monitor: Figures | None = None
     seconds: float = 0.0
     settle_seconds: float = 0.0
 
@@ -135,6 +148,7 @@ class Report:
                 f"  {fault.kind:<22} held {fault.ended - fault.began:5.1f} s; API back after "
                 f"{api}, SMS backlog cleared after {sms}"
             )
+        out.extend(self.monitor.lines() if self.monitor else [])
         violations = inv.violations()
         out.append("invariants: " + ("all hold" if not violations else ", ".join(violations)))
         return out
@@ -271,6 +285,8 @@ def run(cluster: Cluster, plan_: Plan, history: History) -> Report:
     records: list[FaultRecord] = []
     errors: list[BaseException] = []
     start = time.monotonic()
+    monitor = Monitor(cluster)
+    monitor.start()
     nemesis = threading.Thread(target=_nemesis, args=(cluster, plan_, records, start))
     nemesis.start()
     _load(clients, plan_, errors)
@@ -285,6 +301,7 @@ def run(cluster: Cluster, plan_: Plan, history: History) -> Report:
         _check(cluster, history),
         records,
         cluster.sms.ledger.repeats,
+        monitor.stop(),
         loaded - start,
         settled - loaded,
     )

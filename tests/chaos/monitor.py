@@ -1,0 +1,109 @@
+"""Figures sampled while a fault scenario runs: how far the outbox fell behind, how many
+Postgres connections the stack held, and each process's memory (checklist #40)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from tests.chaos.cluster import Cluster
+
+_SAMPLE = """
+SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest,
+       (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) AS connections
+FROM outbox WHERE status = 'pending'
+"""
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident memory of a process, from /proc (None once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class Figures:
+    """Maxima and end values of what the monitor saw."""
+
+    oldest_pending_seconds: float = 0.0
+    connections: list[int] = field(default_factory=list)
+    rss_start: dict[str, float] = field(default_factory=dict)
+    rss_end: dict[str, float] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """For the report."""
+        out = [f"oldest pending outbox row at any time: {self.oldest_pending_seconds:.1f} s"]
+        if self.connections:
+            out.append(
+                f"Postgres connections: first {self.connections[0]}, "
+                f"most {max(self.connections)}, last {self.connections[-1]}"
+            )
+        if self.rss_end:
+            worst = max(self.rss_end, key=lambda name: self.rss_end[name])
+            growth = [
+                f"{name} {self.rss_start[name]:.0f}→{mib:.0f}"
+                for name, mib in sorted(self.rss_end.items())
+                if name in self.rss_start
+            ]
+            out.append(f"memory MiB (start→end): {', '.join(growth)}; largest {worst}")
+        return out
+
+
+class Monitor:
+    """A thread sampling every `interval` seconds until stopped."""
+
+    def __init__(self, cluster: Cluster, interval: float = 2.0) -> None:
+        self.cluster = cluster
+        self.interval = interval
+        self.figures = Figures()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> dict[str, float]:
+        found = {}
+        for name, proc in self.cluster.stack.supervisor.procs.items():
+            mib = rss_mib(proc.pid) if proc.poll() is None else None
+            if mib is not None:
+                found[name] = mib
+        return found
+
+    def start(self) -> None:
+        """Take the starting memory and begin sampling."""
+        self.figures.rss_start = self._rss()
+        self._thread.start()
+
+    def stop(self) -> Figures:
+        """Stop sampling and take the final memory."""
+        self._stop.set()
+        self._thread.join()
+        self.figures.rss_end = self._rss()
+        return self.figures
+
+    def _run(self) -> None:
+        asyncio.run(self._loop())
+
+    async def _loop(self) -> None:
+        url = self.cluster.database_url.replace("+asyncpg", "")
+        while not self._stop.is_set():
+            try:
+                connection = await asyncpg.connect(url, timeout=2)
+                try:
+                    row = await connection.fetchrow(_SAMPLE)
+                finally:
+                    await connection.close()
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                row = None  # Postgres is down: the fault itself, not a figure
+            if row is not None:
+                figures = self.figures
+                figures.oldest_pending_seconds = max(figures.oldest_pending_seconds, row[0])
+                figures.connections.append(int(row[1]) - 1)  # without this sampler's own
+            await asyncio.sleep(self.interval)
