@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     ForeignKey,
     Identity,
     Index,
@@ -107,10 +109,30 @@ class RequestEvent(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
 
 
+class ScanStatus(StrEnum):
+    """What the malware scanner said about a document; only `clean` may ever be served."""
+
+    not_scanned = "not_scanned"  # no scanner was configured (development), or before 0010
+    clean = "clean"
+    infected = "infected"  # for a later re-scan; an upload found infected is never recorded
+    failed = "failed"  # for a later re-scan that could not finish
+
+
+SCAN_STATUSES = tuple(status.value for status in ScanStatus)
+
+
 class Document(Base):
-    """A file attached to a request, stored in S3; type decided by its magic bytes."""
+    """A file attached to a request, stored in S3; type decided by its magic bytes.
+
+    Intake writes it; routing reads it to serve staff downloads of clean documents only."""
 
     __tablename__ = "documents"
+    __table_args__ = (
+        CheckConstraint(
+            "scan_status IN ('not_scanned', 'clean', 'infected', 'failed')",
+            name="scan_status",
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     request_id: Mapped[uuid.UUID] = mapped_column(
@@ -121,6 +143,10 @@ class Document(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(255))
+    scan_status: Mapped[str] = mapped_column(
+        String(16), default=ScanStatus.not_scanned.value, server_default="not_scanned"
+    )
+    scanned_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
 
 

@@ -72,3 +72,70 @@ async def test_0009_keeps_the_histograms_through_upgrade_and_downgrade(backing: 
     finally:
         await engine.dispose()
         await drop_database(admin, name)
+
+
+_DOCUMENT = text(
+    "INSERT INTO documents (id, request_id, filename, content_type, size_bytes, sha256,"
+    " storage_key) VALUES (:id, :request, 'a.pdf', 'application/pdf', 5, :sha, 'k')"
+)
+_CATALOG = (
+    "INSERT INTO agencies (code, name_ar, name_en) VALUES ('gdp', 'x', 'x')",
+    "INSERT INTO departments (code, agency_code, name_ar, name_en)"
+    " VALUES ('visas', 'gdp', 'x', 'x')",
+    "INSERT INTO service_types (code, department_code, name_ar, name_en, required_documents,"
+    " response_time_hours) VALUES ('final_exit', 'visas', 'x', 'x', '[]', 24)",
+)
+_REQUEST = text(
+    "INSERT INTO requests (id, resident_id, department_code, service_code, description)"
+    " VALUES (:id, :resident, 'visas', 'final_exit', 'x')"
+)
+
+
+async def test_0010_marks_existing_documents_not_scanned_and_reverts(backing: Any) -> None:
+    """Documents uploaded before 0010 were never scanned, so they come out `not_scanned`
+    (never downloadable); a downgrade removes the column and its check again."""
+    url = make_url(backing.database_url)
+    admin = url.set(database="postgres").render_as_string(hide_password=False)
+    name = f"{url.database}_m10"
+    database_url = url.set(database=name).render_as_string(hide_password=False)
+    await create_database(admin, name)
+    engine = create_async_engine(database_url)
+    document = uuid.uuid4()
+    try:
+        await asyncio.to_thread(_alembic, database_url, "upgrade", "0009")
+        async with engine.begin() as conn:
+            resident = uuid.uuid4()
+            await conn.execute(
+                text(
+                    "INSERT INTO residents (id, national_id, phone, password_hash)"
+                    " VALUES (:id, '1000000008', '+966500000000', 'x')"
+                ),
+                {"id": resident},
+            )
+            for statement in _CATALOG:
+                await conn.execute(text(statement))
+            request = uuid.uuid4()
+            await conn.execute(_REQUEST, {"id": request, "resident": resident})
+            await conn.execute(_DOCUMENT, {"id": document, "request": request, "sha": "0" * 64})
+        await asyncio.to_thread(_alembic, database_url, "upgrade", "0010")
+        async with engine.connect() as conn:
+            status = await conn.scalar(
+                text("SELECT scan_status FROM documents WHERE id = :id"), {"id": document}
+            )
+        assert status == "not_scanned"
+        await engine.dispose()
+        await asyncio.to_thread(_alembic, database_url, "downgrade", "0009")
+        async with engine.connect() as conn:
+            columns = set(
+                await conn.scalars(
+                    text(
+                        "SELECT column_name FROM information_schema.columns"
+                        " WHERE table_name = 'documents'"
+                    )
+                )
+            )
+        assert "scan_status" not in columns
+        assert "scanned_at" not in columns
+    finally:
+        await engine.dispose()
+        await drop_database(admin, name)
