@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI
 
 from intake_service.catalog.endpoints import router as catalog_router
 from intake_service.catalog.service import CatalogCache
 from intake_service.documents.endpoints import router as documents_router
-from intake_service.documents.storage import DocumentStore
+from intake_service.documents.scanner import ClamdScanner
 from intake_service.partner.endpoints import router as partner_router
 from intake_service.requests.endpoints import router as requests_router
 from intake_service.settings import IntakeSettings, get_settings
@@ -16,6 +17,9 @@ from shared.db.session import create_engine, create_sessionmaker
 from shared.http import BodyLimitMiddleware
 from shared.logging import configure_logging
 from shared.service_app import create_service_app
+from shared.storage import DocumentStore
+
+log = structlog.get_logger()
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -25,9 +29,17 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     engine = create_engine(settings, application_name="intake")
     store = DocumentStore(settings)
 
+    scanner = (
+        ClamdScanner(settings.clamd_address, timeout=settings.clamd_timeout)
+        if settings.clamd_address
+        else None
+    )
+
     async def startup() -> None:
         if settings.s3_create_bucket:
             await store.ensure_bucket()
+        if scanner is None:
+            log.warning("documents.scanning_off", reason="CLAMD_ADDRESS is not set")
 
     app = create_service_app(
         title="Tawasul intake service",
@@ -38,6 +50,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.state.db = Database(create_sessionmaker(engine))
     app.state.store = store
+    # Not a readiness check: with clamd down only uploads fail (503), everything else serves.
+    app.state.scanner = scanner
     app.state.catalog_cache = CatalogCache()
     app.include_router(catalog_router)
     app.include_router(requests_router)

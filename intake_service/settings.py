@@ -1,32 +1,39 @@
-"""Intake settings: S3 and the limits on what a resident may send."""
+"""Intake settings: S3, the malware scanner and the limits on what a resident may send."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, model_validator
 
-from shared.settings import CommonSettings
+from shared.settings import Environment, S3Settings
 
 
-class IntakeSettings(CommonSettings):
+class IntakeSettings(S3Settings):
     """Settings of the intake API process."""
 
-    s3_endpoint_url: str | None = Field(
-        default=None, description="S3-compatible endpoint; unset means AWS S3 itself."
-    )
-    s3_bucket: str = Field(default="tawasul-documents", description="Bucket for documents.")
-    s3_region: str = Field(default="us-east-1", description="Region of the bucket.")
-    s3_access_key_id: SecretStr | None = Field(
-        default=None, description="Access key; unset means boto3's default credential chain."
-    )
-    s3_secret_access_key: SecretStr | None = Field(default=None, description="Secret key.")
     s3_create_bucket: bool = Field(
         default=False, description="Create the bucket at start-up (development and tests)."
     )
     max_document_bytes: int = Field(default=10 * 1024 * 1024, description="Largest document.")
     max_documents_per_request: int = Field(default=5, description="Documents per request.")
     max_description_chars: int = Field(default=4000, description="Longest description.")
+    clamd_address: str | None = Field(
+        default=None,
+        description="clamd to scan every upload with: a unix socket path, or host:port. "
+        "Required in production; unset (development) records uploads as not_scanned.",
+    )
+    clamd_timeout: float = Field(
+        default=60.0, gt=0, description="Deadline of one scan, connect to verdict, seconds."
+    )
+
+    @model_validator(mode="after")
+    def _require_scanner_in_production(self) -> Self:
+        """Production never accepts a document nobody scanned."""
+        if self.environment is Environment.production and not self.clamd_address:
+            raise ValueError("CLAMD_ADDRESS must be set in production")
+        return self
 
 
 @lru_cache

@@ -65,3 +65,17 @@ class CommonSettings(BaseSettings):
             if secret == DEV_INTERNAL_SECRET or len(secret) < 32:
                 raise ValueError("INTERNAL_AUTH_SECRET must be set (32+ characters) in production")
         return self
+
+
+class S3Settings(CommonSettings):
+    """Where documents live: intake writes them, routing reads them for staff downloads."""
+
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint; unset means AWS S3 itself."
+    )
+    s3_bucket: str = Field(default="tawasul-documents", description="Bucket for documents.")
+    s3_region: str = Field(default="us-east-1", description="Region of the bucket.")
+    s3_access_key_id: SecretStr | None = Field(
+        default=None, description="Access key; unset means boto3's default credential chain."
+    )
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="Secret key.")

@@ -1,27 +1,36 @@
-"""Attach a document to a request: check, sniff, hash, store in S3, then record it."""
+"""Attach a document to a request: check, sniff, apply the content rules, scan, hash, store in
+S3, then record it. Nothing is stored before every check has passed."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import uuid
+from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intake_service.documents import rules
 from intake_service.documents.errors import (
+    DocumentInfected,
+    DocumentNotFound,
     DocumentTooLarge,
     EmptyDocument,
     TooManyDocuments,
     UnsupportedDocumentType,
 )
-from intake_service.documents.sniff import safe_filename, sniff
-from intake_service.documents.storage import DocumentStore
+from intake_service.documents.scanner import ClamdScanner
+from intake_service.documents.sniff import FileKind, sniff
 from intake_service.requests import repository
 from intake_service.requests.service import owned_or_404
 from shared.db.database import Database
-from shared.db.requests import Document, Request
+from shared.db.requests import Document, Request, ScanStatus
+from shared.downloads import require_clean
+from shared.filenames import display_name
 from shared.request_status import InvalidTransition, Status
+from shared.storage import DocumentStore
 
 log = structlog.get_logger()
 
@@ -41,20 +50,10 @@ async def check_can_attach(
     return request
 
 
-async def attach(
-    db: Database,
-    store: DocumentStore,
-    *,
-    resident_id: uuid.UUID,
-    request_id: uuid.UUID,
-    filename: str | None,
-    data: bytes,
-    max_bytes: int,
-    max_documents: int,
-) -> Document:
-    """Store the bytes in S3 first, then record them; an unrecorded upload is deleted again."""
-    async with db.read() as session:
-        await check_can_attach(session, resident_id, request_id, max_documents)
+def accepted_kind(
+    data: bytes, *, filename: str | None, declared_type: str | None, max_bytes: int
+) -> FileKind:
+    """The document's type, once size, magic bytes, name, declared type and content agree."""
     if not data:
         raise EmptyDocument()
     if len(data) > max_bytes:
@@ -62,6 +61,43 @@ async def attach(
     kind = sniff(data[:16])
     if kind is None:
         raise UnsupportedDocumentType()
+    rules.check_name_and_type(filename, declared_type, kind)
+    rules.check_content(data, kind)
+    return kind
+
+
+async def scan(scanner: ClamdScanner | None, data: bytes, request_id: uuid.UUID) -> ScanStatus:
+    """`clean` when clamd says so, `not_scanned` without a scanner (development only, the
+    settings refuse that in production); infected bytes are refused before they are stored."""
+    if scanner is None:
+        return ScanStatus.not_scanned
+    verdict = await scanner.scan(data)
+    if not verdict.clean:
+        log.warning("documents.infected", request=str(request_id), signature=verdict.signature)
+        raise DocumentInfected()
+    return ScanStatus.clean
+
+
+async def attach(
+    db: Database,
+    store: DocumentStore,
+    scanner: ClamdScanner | None,
+    *,
+    resident_id: uuid.UUID,
+    request_id: uuid.UUID,
+    filename: str | None,
+    declared_type: str | None,
+    data: bytes,
+    max_bytes: int,
+    max_documents: int,
+) -> Document:
+    """Check and scan, store the bytes in S3, then record them; an unrecorded upload is
+    deleted again, so a refused or failed upload leaves nothing behind."""
+    async with db.read() as session:
+        await check_can_attach(session, resident_id, request_id, max_documents)
+    kind = accepted_kind(data, filename=filename, declared_type=declared_type, max_bytes=max_bytes)
+    scan_status = await scan(scanner, data, request_id)
+    scanned_at = datetime.now(UTC) if scan_status is ScanStatus.clean else None
     digest = hashlib.sha256(data)
     document_id = uuid.uuid4()
     key = f"requests/{request_id}/{document_id}.{kind.extension}"
@@ -81,11 +117,13 @@ async def attach(
             document = Document(
                 id=document_id,
                 request_id=request.id,
-                filename=safe_filename(filename, kind),
+                filename=display_name(filename, kind.extension),
                 content_type=kind.content_type,
                 size_bytes=len(data),
                 sha256=digest.hexdigest(),
                 storage_key=key,
+                scan_status=scan_status.value,
+                scanned_at=scanned_at,
             )
             session.add(document)
             repository.add_event(
@@ -111,5 +149,21 @@ async def attach(
         document_id=str(document_id),
         size=len(data),
         content_type=kind.content_type,
+        scan_status=scan_status.value,
     )
+    return document
+
+
+async def own_clean_document(
+    session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.UUID, document_id: uuid.UUID
+) -> Document:
+    """A document of the resident's own request, once clamd called it clean; anyone else's
+    request answers 404 exactly like a missing one."""
+    await owned_or_404(session, resident_id, request_id)
+    document = await session.scalar(
+        select(Document).where(Document.id == document_id, Document.request_id == request_id)
+    )
+    if document is None:
+        raise DocumentNotFound()
+    require_clean(document)
     return document

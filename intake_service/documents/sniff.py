@@ -1,4 +1,5 @@
-"""Decides a document's type from its first bytes; names and declared types are not trusted."""
+"""Decides a document's type from its first bytes; names and declared types are only checked
+against it (rules.py), never trusted on their own."""
 
 from __future__ import annotations
 
@@ -7,15 +8,23 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FileKind:
-    """An accepted document type."""
+    """An accepted document type, with the names and declared types that may go with it."""
 
     content_type: str
     extension: str
+    extensions: frozenset[str]
+    declared_types: frozenset[str]
 
 
-PDF = FileKind("application/pdf", "pdf")
-PNG = FileKind("image/png", "png")
-JPEG = FileKind("image/jpeg", "jpg")
+PDF = FileKind("application/pdf", "pdf", frozenset({"pdf"}), frozenset({"application/pdf"}))
+PNG = FileKind("image/png", "png", frozenset({"png"}), frozenset({"image/png"}))
+# image/jpg and image/pjpeg are what some phones and old browsers send for a JPEG.
+JPEG = FileKind(
+    "image/jpeg",
+    "jpg",
+    frozenset({"jpg", "jpeg"}),
+    frozenset({"image/jpeg", "image/jpg", "image/pjpeg"}),
+)
 
 _SIGNATURES: tuple[tuple[bytes, FileKind], ...] = (
     (b"%PDF-", PDF),
@@ -30,12 +39,3 @@ def sniff(head: bytes) -> FileKind | None:
         if head.startswith(magic):
             return kind
     return None
-
-
-def safe_filename(name: str | None, kind: FileKind) -> str:
-    """A display name without paths or control characters, ending in the sniffed extension."""
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*').strip(" .")
-    stem = base.rsplit(".", 1)[0] if "." in base else base
-    stem = stem[:200] or "document"
-    return f"{stem}.{kind.extension}"

@@ -85,9 +85,11 @@ async def upload(
     document = await documents.attach(
         db,
         request.app.state.store,
+        request.app.state.scanner,
         resident_id=target.resident_id,
         request_id=request_id,
         filename=file.filename,
+        declared_type=file.content_type,
         data=await read_upload(file, settings),
         max_bytes=settings.max_document_bytes,
         max_documents=settings.max_documents_per_request,

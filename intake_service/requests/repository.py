@@ -109,6 +109,7 @@ def _documents_json() -> ScalarSelect[Any]:
         "content_type", Document.content_type,
         "size_bytes", Document.size_bytes,
         "sha256", Document.sha256,
+        "scan_status", Document.scan_status,
         "created_at", Document.created_at,
     )  # fmt: skip
     return (

@@ -1,12 +1,16 @@
-"""Integration tests share one database; reset what one test's officers leave behind."""
+"""Integration tests share one database; reset what one test's officers leave behind; a
+private clamd for the tests that scan uploads."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+
+from intake_service.documents.scanner import ClamdScanner
+from tests.support.clamd import Clamd
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +25,20 @@ async def officers_off_duty(stack: Any) -> AsyncIterator[None]:
 async def admin(client: Any, stack: Any, sms: Any) -> Any:
     """A signed-in admin."""
     return await stack.admin(client, sms.ledger)
+
+
+@pytest.fixture(scope="session")
+def clamd() -> Iterator[Clamd]:
+    """One private clamd for the session, knowing only the EICAR test signature."""
+    with Clamd() as running:
+        yield running
+
+
+@pytest.fixture
+def scanning(stack: Any, clamd: Clamd) -> Iterator[Clamd]:
+    """The in-process intake scans uploads through `clamd` for this test (off otherwise, as in
+    development), so tests that do not upload never depend on it."""
+    before = stack.intake.state.scanner
+    stack.intake.state.scanner = ClamdScanner(clamd.address, timeout=10)
+    yield clamd
+    stack.intake.state.scanner = before

@@ -10,10 +10,11 @@ import pytest
 
 from gateway.auth import otp
 from gateway.auth.tokens import InvalidToken, TokenIssuer, load_private_key
-from intake_service.documents.sniff import JPEG, PDF, PNG, safe_filename, sniff
+from intake_service.documents.sniff import JPEG, PDF, PNG, sniff
 from intake_service.requests.errors import InvalidCursor
 from intake_service.requests.service import decode_cursor, encode_cursor, format_reference
 from shared.db.requests import Request
+from shared.filenames import display_name
 from shared.identity import Identity, PrincipalKind
 from shared.queue.outbox import backoff_seconds
 from tests.support import files
@@ -34,10 +35,11 @@ def test_sniff_decides_by_magic_bytes(data: bytes, kind: object) -> None:
         (None, "document.pdf"),
         ("جواز السفر.pdf", "جواز السفر.pdf"),
         ("a\x00b.pdf", "ab.pdf"),
+        ("\u202egpj.exe", "gpj.pdf"),
     ],
 )
-def test_safe_filename(name: str | None, expected: str) -> None:
-    assert safe_filename(name, PDF) == expected
+def test_display_name(name: str | None, expected: str) -> None:
+    assert display_name(name, PDF.extension) == expected
 
 
 def test_reference_format() -> None:

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from intake_service.settings import IntakeSettings
+from shared.errors import ServiceUnavailable
+from shared.settings import S3Settings
+
+T = TypeVar("T")
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """S3 did not answer in time: the caller may retry, nothing was half-done."""
+
+    code = "storage_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "5"})
 
 
 class DocumentStore:
-    """Puts and removes document objects in the configured bucket."""
+    """Puts, reads and removes document objects in the configured bucket."""
 
-    def __init__(self, settings: IntakeSettings) -> None:
+    def __init__(self, settings: S3Settings) -> None:
         self.bucket = settings.s3_bucket
         kwargs: dict[str, Any] = {
             "region_name": settings.s3_region,
@@ -34,6 +47,16 @@ class DocumentStore:
             kwargs["aws_secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
         self._client = boto3.client("s3", **kwargs)
 
+    @staticmethod
+    async def _call(function: Callable[[], T]) -> T:
+        """Run a boto3 call in a thread; a connection failure or timeout becomes a 503."""
+        try:
+            return await asyncio.to_thread(function)
+        except ClientError:
+            raise
+        except BotoCoreError as exc:
+            raise StorageUnavailable() from exc
+
     async def ensure_bucket(self) -> None:
         """Create the bucket if missing (development and tests only)."""
 
@@ -43,7 +66,7 @@ class DocumentStore:
             except ClientError:
                 self._client.create_bucket(Bucket=self.bucket)
 
-        await asyncio.to_thread(_ensure)
+        await self._call(_ensure)
 
     async def ping(self) -> None:
         """Raise unless the bucket answers (readiness)."""
@@ -51,25 +74,26 @@ class DocumentStore:
 
     async def put(self, key: str, data: bytes, *, content_type: str, sha256_b64: str) -> None:
         """Store the bytes; S3 verifies the SHA-256 we computed, so a corrupt upload fails."""
-        await asyncio.to_thread(
-            self._client.put_object,
-            Bucket=self.bucket,
-            Key=key,
-            Body=data,
-            ContentType=content_type,
-            ChecksumSHA256=sha256_b64,
-            ServerSideEncryption="AES256",
+        await self._call(
+            lambda: self._client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                ChecksumSHA256=sha256_b64,
+                ServerSideEncryption="AES256",
+            )
         )
 
     async def delete(self, key: str) -> None:
         """Remove an object (used to undo an upload whose database row could not be written)."""
-        await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=key)
+        await self._call(lambda: self._client.delete_object(Bucket=self.bucket, Key=key))
 
     async def read(self, key: str) -> bytes:
-        """The object's bytes (tests and staff downloads)."""
+        """The object's bytes (downloads read at most one 10 MiB document at a time)."""
 
         def _read() -> bytes:
             body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             return body
 
-        return await asyncio.to_thread(_read)
+        return await self._call(_read)
