@@ -6,13 +6,13 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from shared.settings import CommonSettings
+from shared.settings import S3Settings
 
 TRIAGE_QUEUE = "triage"
 
 
-class RoutingSettings(CommonSettings):
-    """Settings of the routing API and worker."""
+class RoutingSettings(S3Settings):
+    """Settings of the routing API (S3: staff download documents through it) and worker."""
 
     routing_redrive_after: float = Field(
         default=60.0, description="Seconds before an unfinished routing job is sent again."

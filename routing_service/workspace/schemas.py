@@ -109,6 +109,9 @@ class StaffDocumentOut(BaseModel):
     content_type: str
     size_bytes: int
     sha256: str
+    scan_status: str = Field(
+        description="not_scanned, clean, infected or failed; only clean documents are served"
+    )
     created_at: datetime
 
 

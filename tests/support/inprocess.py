@@ -97,14 +97,14 @@ class InProcessStack:
             "queue_prefix": self.prefix,
             "log_json": True,
         }
-        self.intake_settings = IntakeSettings(
-            **common,
-            s3_endpoint_url=backing.s3_endpoint_url,
-            s3_bucket=backing.s3_bucket,
-            s3_region=backing.region,
-            s3_access_key_id=backing.aws_key,
-            s3_secret_access_key=backing.aws_secret,
-        )
+        s3 = {
+            "s3_endpoint_url": backing.s3_endpoint_url,
+            "s3_bucket": backing.s3_bucket,
+            "s3_region": backing.region,
+            "s3_access_key_id": backing.aws_key,
+            "s3_secret_access_key": backing.aws_secret,
+        }
+        self.intake_settings = IntakeSettings(**common, **s3)
         self.gateway_settings = GatewaySettings(
             **common,
             intake_url="http://intake",
@@ -128,7 +128,7 @@ class InProcessStack:
             webhook_allow_private_targets=True,  # the test receiver listens on 127.0.0.1
         )
         self.intake = create_intake(self.intake_settings)
-        self.routing = create_routing(RoutingSettings(**common))
+        self.routing = create_routing(RoutingSettings(**common, **s3))
         self.notify = create_notify(self.notify_settings)
         self.gateway = create_gateway(
             self.gateway_settings,

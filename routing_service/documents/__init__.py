@@ -1,0 +1,1 @@
+"""Staff downloads of a request's documents, served only once the malware scan said clean."""
