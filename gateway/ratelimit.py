@@ -38,6 +38,16 @@ class RateLimiter:
         self._prefix = prefix
         self._script = redis.register_script(_HIT)
 
+    async def count(self, name: str, subject: str, window: int) -> tuple[int, int]:
+        """Count one hit in the current window; (hits so far, seconds left). Fails closed."""
+        key = f"{self._prefix}:rl:{name}:{subject}:{int(time.time()) // window}"
+        try:
+            count, ttl = await self._script(keys=[key], args=[window])
+        except (RedisError, OSError) as exc:
+            log.warning("ratelimit.unavailable", limit=name, error=type(exc).__name__)
+            raise ServiceUnavailable(headers={"Retry-After": "5"}) from exc
+        return int(count), int(ttl)
+
     async def hit(self, name: str, subject: str, limit: Limit, *, fail_closed: bool) -> None:
         """Count one hit; raise 429 with Retry-After past the limit."""
         window_start = int(time.time()) // limit.window

@@ -37,6 +37,16 @@ class GatewaySettings(CommonSettings):
     otp_max_attempts: int = Field(default=5, description="Wrong guesses before a code dies.")
     otp_sends_per_phone_per_hour: int = Field(default=5, description="SMS codes per phone.")
     otp_sends_per_ip_per_hour: int = Field(default=20, description="SMS codes per client IP.")
+    otp_sends_per_login_per_hour: int = Field(
+        default=5, description="SMS codes per national ID or staff username per hour."
+    )
+    otp_sends_per_login_per_day: int = Field(
+        default=10, description="SMS codes per national ID or staff username per day."
+    )
+    otp_sms_budget_per_hour: int = Field(
+        default=50_000,
+        description="SMS codes per hour in all before sign-in codes stop (503); alert at 40 %.",
+    )
     login_per_ip_per_minute: int = Field(default=10, description="Password attempts per IP.")
     login_per_id_per_minute: int = Field(default=5, description="Password attempts per ID.")
     api_per_principal_per_minute: int = Field(default=120, description="API calls per caller.")

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from gateway.auth import service
+from gateway.auth.code_limits import limit_code_sends
 from gateway.auth.errors import InvalidCode, InvalidCredentials, InvalidRefreshToken
 from gateway.auth.schemas import (
     ChallengeOut,
@@ -29,25 +30,12 @@ from shared.validation import mask_phone
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 State = Annotated[GatewayState, Depends(get_state)]
-HOUR = 3600
-
-
-async def limit_code_sends(state: GatewayState, request: Request, phone: str) -> None:
-    """SMS codes cost money and can harass: cap them per phone and per client address."""
-    settings = state.settings
-    ip = client_ip(request, settings.trusted_proxy_hops)
-    await state.limiter.hit(
-        "otp-ip", ip, Limit(settings.otp_sends_per_ip_per_hour, HOUR), fail_closed=True
-    )
-    await state.limiter.hit(
-        "otp-phone", phone, Limit(settings.otp_sends_per_phone_per_hour, HOUR), fail_closed=True
-    )
 
 
 @router.post("/register", status_code=202, response_model=CodeSentOut)
 async def register(body: RegisterIn, request: Request, state: State) -> CodeSentOut:
     """Start sign-up; the answer is the same whether or not the ID is already registered."""
-    await limit_code_sends(state, request, body.phone)
+    await limit_code_sends(state, request, body.phone, f"resident:{body.national_id}")
     async with state.sessions() as session, session.begin():
         await service.register(
             session,
@@ -91,7 +79,7 @@ async def login(body: LoginIn, request: Request, state: State) -> ChallengeOut:
             national_id=body.national_id,
             password=body.password,
         )
-        await limit_code_sends(state, request, phone)
+        await limit_code_sends(state, request, phone, f"resident:{body.national_id}")
     return ChallengeOut(
         challenge_id=challenge.id, expires_in=state.auth.otp_ttl, phone=mask_phone(phone)
     )

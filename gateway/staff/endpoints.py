@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from gateway.auth import service as auth
-from gateway.auth.endpoints import limit_code_sends
+from gateway.auth.code_limits import limit_code_sends
 from gateway.auth.errors import InvalidCode, InvalidCredentials
 from gateway.auth.schemas import ChallengeOut, LoginVerifyIn, TokensOut
 from gateway.db import transaction
@@ -56,7 +56,7 @@ async def staff_login(body: StaffLoginIn, request: Request, state: State) -> Cha
             username=body.username,
             password=body.password,
         )
-        await limit_code_sends(state, request, phone)
+        await limit_code_sends(state, request, phone, f"staff:{body.username}")
     return ChallengeOut(
         challenge_id=challenge.id, expires_in=state.auth.otp_ttl, phone=mask_phone(phone)
     )

@@ -152,6 +152,9 @@ async def test_every_operation_with_an_id_refuses_everyone_it_does_not_belong_to
     assert [event["type"] for event in page["timeline"]] == ["created", "submitted", "routed"]
     hooks = (await client.get("/v1/partner/webhooks", headers=filer)).json()
     assert [h["id"] for h in hooks] == [theirs["webhook_id"]]  # still there
+    # Gone again, or it would receive (and fail to deliver) the next tests' events.
+    deleted = await client.delete(f"/v1/partner/webhooks/{theirs['webhook_id']}", headers=filer)
+    assert deleted.status_code == 204, deleted.text
 
 
 async def test_every_operation_that_declares_a_token_refuses_no_one(
