@@ -12,6 +12,8 @@ from dataclasses import dataclass
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_CHUNKS = 20_000  # a 10 MiB PNG of 8 KiB IDAT chunks has ~1,300
 MAX_SEGMENTS = 10_000
+FILL_RUN = b"\xff" * 16
+MAX_FILL_RUNS = 65_536  # 1 MiB of 0xFF
 # Start-of-frame markers carry the dimensions (not DHT C4, JPG C8 or DAC CC).
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
@@ -60,6 +62,9 @@ def jpeg_facts(data: bytes) -> ImageFacts:
     """Walk the segments from SOI to EOI, skipping entropy-coded scan data."""
     if not data.startswith(b"\xff\xd8"):
         raise MalformedImage("signature")
+    # Fill bytes only pad markers; megabytes of them would only make the marker search slow.
+    if data.count(FILL_RUN) > MAX_FILL_RUNS:
+        raise MalformedImage("fill")
     pos = 2
     width = height = 0
     for _ in range(MAX_SEGMENTS):

@@ -245,3 +245,21 @@ def test_hostile_names_are_refused_with_the_reason(name: str, reason: str) -> No
         rules.check_name_and_type(name, "application/pdf", PDF)
     assert caught.value.status == 422
     assert caught.value.extra == {"reason": reason}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"%PDF-1.7\n" + b"/a" * 1_000_001 + b"\n%%EOF\n",  # a million names, nothing else
+        b"%PDF-1.7\n" + b"1 0 obj<</Type/ObjStm>>stream\nendstream\n" * 100_001 + b"%%EOF\n",
+        pdf(b"<</Type /ObjStm /N 1 /First 4>>\nstream\n3 0 <<>>"),  # a stream that never ends
+        pdf(object_stream(b"\x00" * 20 * 1024 * 1024)),  # inflates past the budget
+    ],
+)
+def test_pdfs_built_to_exhaust_the_inspection_are_refused(data: bytes) -> None:
+    assert isinstance(_refused(data, PDF), errors.PdfUninspectable)
+
+
+def test_jpeg_padded_with_megabytes_of_fill_is_refused() -> None:
+    data = jpeg()[:-2] + b"\xff" * (2 * 1024 * 1024) + b"\xff\xd9"
+    assert isinstance(_refused(data, JPEG), errors.DocumentDamaged)
