@@ -282,13 +282,18 @@ def _record_one(
         notification.last_error = result.error
     else:
         notification.last_error = result.error
+        if message is None:
+            # The outbox row no longer owes this message (given up, or settled by another
+            # run): nothing will try again, so it must not be left looking retryable.
+            if notification.sent_at is None and notification.status not in FINAL:
+                notification.status = "technical-failure"
+            return result.outcome.value
         if result.outcome is Outcome.retry:
             notification.status = "created"  # surely not sent: claim again freely
         delay = backoff_seconds(claimed.attempts)
         if result.outcome is Outcome.unknown:  # in doubt: ask before sending again
             delay = max(delay, settings.sms_sending_lease + 1)
-        if message is not None:
-            retry_later(message, result.error or "retry", delay, now=now)
+        retry_later(message, result.error or "retry", delay, now=now)
         return result.outcome.value
     if message is not None:
         _scrub(message)
