@@ -82,7 +82,7 @@ async def test_a_message_whose_row_was_parked_dead_is_failed_by_the_sweep(
 def _attempt(outcome: Outcome) -> Attempt:
     claimed = Claimed("x", uuid.uuid4(), "+966500000000", "body", 1, "webhook", None, None)
     provider = SimpleNamespace(name="webhook", has_receipts=False)
-    return Attempt(claimed, provider, SendResult(outcome, error="http 503"))  # type: ignore[arg-type]
+    return Attempt(claimed, provider, SendResult(outcome, error="http 503"))
 
 
 def test_a_retryable_answer_for_a_row_no_longer_owed_is_final() -> None:
