@@ -87,21 +87,43 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-class BodyLimitMiddleware:
-    """Refuses bodies over `max_bytes` with 413 before they are buffered (Starlette won't)."""
+MAX_HEADER_BYTES = 32 * 1024
+"""Most header bytes a request may carry, as nginx's default large_client_header_buffers
+(4 × 8 KiB). uvicorn's httptools parser sets no limit of its own: a 1 MiB header reached the
+app (checklist #34)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+
+class BodyLimitMiddleware:
+    """Refuses bodies over `max_bytes` with 413 before they are buffered (Starlette won't), and
+    headers over `max_header_bytes` in all with 431."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, max_header_bytes: int = MAX_HEADER_BYTES
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        header_bytes = 0
         for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value)
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._too_large(scope, receive, send)
                 return
+        if header_bytes > self.max_header_bytes:
+            response = problem(
+                431,
+                "headers_too_large",
+                f"The request headers are larger than {self.max_header_bytes} bytes.",
+                f"حجم ترويسات الطلب أكبر من الحد المسموح ({self.max_header_bytes} بايت).",
+                instance=scope.get("path"),
+            )
+            await response(scope, receive, send)
+            return
         received = 0
         max_bytes = self.max_bytes
 
