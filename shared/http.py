@@ -94,8 +94,9 @@ app (checklist #34)."""
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over `max_bytes` with 413 before they are buffered (Starlette won't), and
-    headers over `max_header_bytes` in all with 431."""
+    """Refuses bodies over `max_bytes` with 413 before they are buffered (Starlette won't),
+    headers over `max_header_bytes` in all with 431, and a query string that is not UTF-8
+    with 400: what the app could not read is answered before it tries."""
 
     def __init__(
         self, app: ASGIApp, *, max_bytes: int, max_header_bytes: int = MAX_HEADER_BYTES
@@ -114,6 +115,18 @@ class BodyLimitMiddleware:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._too_large(scope, receive, send)
                 return
+        query = scope.get("query_string", b"")
+        if not query.isascii() and not _is_utf8(query):
+            # Starlette decodes the query as UTF-8 and would raise: a 500 for bad input.
+            response = problem(
+                400,
+                "malformed_query",
+                "The query string is not valid UTF-8.",
+                "نص الاستعلام ليس بترميز UTF-8 صالح.",
+                instance=scope.get("path"),
+            )
+            await response(scope, receive, send)
+            return
         if header_bytes > self.max_header_bytes:
             response = problem(
                 431,
@@ -150,6 +163,14 @@ class BodyLimitMiddleware:
             instance=scope.get("path"),
         )
         await response(scope, receive, send)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class _BodyTooLarge(Exception):

@@ -78,3 +78,10 @@ def test_a_body_that_drips_in_holds_up_no_one_else(webhook_stack: LiveStack) -> 
             assert time.monotonic() - started < 10  # loose: the point is "not blocked"
     finally:
         stop.set()
+
+
+def test_a_query_string_that_is_not_utf8_is_a_400_not_a_500(webhook_stack: LiveStack) -> None:
+    with socket.create_connection(_address(webhook_stack), timeout=10) as sock:
+        sock.sendall(b"GET /v1/catalog?q=\xff\xfe HTTP/1.1\r\nHost: gateway\r\n\r\n")
+        line = _status_line(sock)
+    assert line.split()[1] == "400", line
