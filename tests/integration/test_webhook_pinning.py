@@ -101,3 +101,45 @@ async def test_the_webhook_worker_delivers_through_the_pinned_transport() -> Non
             assert client.follow_redirects is False
         finally:
             await client.aclose()
+
+
+async def test_a_receiver_that_redirects_inside_is_not_followed(
+    internal: tuple[int, list[str]],
+) -> None:
+    """A partner's endpoint answers 302 to an internal address: the delivery counts as
+    failed (not delivered) and the internal service sees nothing."""
+    import uuid
+
+    from notify_service.jobs.webhooks import _post
+    from notify_service.webhooks.transport import webhook_client
+
+    port, seen = internal
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(302)
+            self.send_header("location", f"http://127.0.0.1:{port}/stolen")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    partner = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=partner.serve_forever, daemon=True).start()
+    settings = NotifySettings(webhook_allow_private_targets=True)  # the partner is on loopback
+    try:
+        async with webhook_client(5, allow_private=True) as client:
+            status, error = await _post(
+                client,
+                settings,
+                f"http://127.0.0.1:{partner.server_address[1]}/hook",
+                b"{}",
+                "secret",
+                uuid.uuid4(),
+            )
+    finally:
+        partner.shutdown()
+        partner.server_close()
+    assert (status, error) == (302, "http 302")
+    assert seen == []
