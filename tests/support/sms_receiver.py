@@ -70,6 +70,15 @@ class SmsLedger:
         raise TimeoutError(f"no code reached {phone}")
 
 
+class _Server(ThreadingHTTPServer):
+    """A provider's front door takes a burst of connections: with the standard library's
+    listen backlog of 5, fifty concurrent sends overflowed the accept queue under load and
+    some connections were reset after the message was written (an "unknown" outcome)."""
+
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class SmsReceiver:
     """Starts the server in a thread; `url` is what SMS_WEBHOOK_URL should be."""
 
@@ -122,7 +131,7 @@ class SmsReceiver:
             def log_message(self, *args: Any) -> None:
                 """Quiet."""
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/sms"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
