@@ -99,6 +99,7 @@ class Invariants:
     outbox_pending: int = 0
     outbox_dead: int = 0
     queued_jobs: int = 0
+    reads_not_found: int = 0
     server_errors: int = 0
     documented_503: int = 0
     details: dict[str, Any] = field(default_factory=dict)
@@ -113,7 +114,7 @@ class Invariants:
         must_be_zero = (
             "lost", "unrouted", "without_department", "sms_missing", "sms_duplicated",
             "sms_failed", "status_regressions", "outbox_pending", "outbox_dead", "queued_jobs",
-            "undocumented_5xx",
+            "undocumented_5xx", "reads_not_found",
         )  # fmt: skip
         return [f"{name}={getattr(self, name)}" for name in must_be_zero if getattr(self, name)]
 
@@ -150,6 +151,7 @@ async def check(
     figures = Invariants(acknowledged=len(ids), abandoned=history.abandoned)
     figures.server_errors = sum(call.server_error for call in history.calls)
     figures.documented_503 = sum(call.documented for call in history.calls)
+    figures.reads_not_found = sum(c.op == "read" and c.status == 404 for c in history.calls)
     connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
     try:
         requests = {row["id"]: row for row in await connection.fetch(_REQUESTS, ids)}

@@ -125,6 +125,7 @@ class Report:
     monitor: Figures | None = None
     seconds: float = 0.0
     settle_seconds: float = 0.0
+    latency: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """What `make soak` prints."""
@@ -148,6 +149,7 @@ class Report:
                 f"  {fault.kind:<22} held {fault.ended - fault.began:5.1f} s; API back after "
                 f"{api}, SMS backlog cleared after {sms}"
             )
+        out.extend(self.latency)
         out.extend(self.monitor.lines() if self.monitor else [])
         violations = inv.violations()
         out.append("invariants: " + ("all hold" if not violations else ", ".join(violations)))
@@ -205,17 +207,38 @@ class _Client:
                 time.sleep(0.5)
         while draft_id is not None and time.monotonic() < deadline:
             response = self._call("submit", key, "POST", f"/v1/requests/{draft_id}/submit")
-            if response is not None and response.status_code == 200:
+            if response is not None and response.status_code in (200, 409):
+                # 409: an earlier try committed and its answer was lost; submitted all the same.
                 self.history.acknowledge(draft_id, time.monotonic())
-                return
-            if response is not None and response.status_code == 409:
-                # An earlier try committed and its answer was lost: submitted all the same.
-                self.history.acknowledge(draft_id, time.monotonic())
+                self._follow(draft_id)
                 return
             if response is not None and response.status_code < 500:
                 raise AssertionError(f"submit refused: {response.status_code} {response.text}")
             time.sleep(0.5)
         self.history.abandon()
+
+    def _follow(self, request_id: str) -> None:
+        """What the app does next: shows the request and the list (most calls are reads). A
+        404 here would be a loss the resident sees; the checker counts them."""
+        self._call("read", request_id, "GET", f"/v1/requests/{request_id}")
+        self._call("read", request_id, "GET", "/v1/requests?limit=20")
+
+
+def _percentiles(history: History) -> list[str]:
+    """p50 and p95 of each kind of call that succeeded, faults included."""
+    lines = []
+    for op in ("draft", "submit", "read"):
+        times = sorted(
+            c.ended - c.started
+            for c in history.calls
+            if c.op == op and c.status is not None and 200 <= c.status < 300
+        )
+        if times:
+            p50, p95 = times[len(times) // 2], times[min(len(times) - 1, len(times) * 95 // 100)]
+            lines.append(
+                f"{op}: {len(times)} answered, p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms"
+            )
+    return ["latency of successful calls: " + "; ".join(lines)] if lines else []
 
 
 def _load(clients: list[_Client], plan_: Plan, errors: list[BaseException]) -> None:
@@ -305,6 +328,7 @@ def run(cluster: Cluster, plan_: Plan, history: History) -> Report:
         loaded - start,
         settled - loaded,
     )
+    report.latency = _percentiles(history)
     _recovery(report, history, cluster)
     for client in clients:
         client.http.close()
