@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
-import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import httpx
@@ -19,28 +17,9 @@ from sqlalchemy.engine import make_url
 
 from tests.support.database import create_database, drop_database, migrate_and_load
 from tests.support.sms_receiver import SmsReceiver
+from tests.support.sync import run_sync
 
 ROOT = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion in its own thread and loop (from sync fixtures)."""
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(coro))
-        except BaseException as exc:
-            error.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
 
 
 def _env_file_values() -> dict[str, str]:

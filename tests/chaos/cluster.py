@@ -7,43 +7,21 @@ test or a person shares. S3 is the run's own bucket (submissions do not touch it
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import threading
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from tests.chaos.postgres import PrivatePostgres
 from tests.support.database import create_database, migrate_and_load
 from tests.support.live import LiveStack, PrivateRedis, live_stack
 from tests.support.sms_receiver import SmsReceiver
+from tests.support.sync import run_sync
 
-T = TypeVar("T")
 DATABASE = "tawasul"
 # The scenario checks delivery under faults, not sessions: its residents sign in once.
 LONG_SESSIONS = {"ACCESS_TOKEN_TTL": "14400"}
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on a loop of its own thread (callers may be inside pytest's loop)."""
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(coro))
-        except BaseException as exc:
-            error.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
 
 
 @dataclass
@@ -90,9 +68,9 @@ def cluster(base_env: Mapping[str, str], work_dir: Path) -> Iterator[Cluster]:
     redis = PrivateRedis()
     try:
         postgres.start()
-        run_async(create_database(postgres.url(), DATABASE))
+        run_sync(create_database(postgres.url(), DATABASE))
         database_url = postgres.url(DATABASE)
-        run_async(migrate_and_load(database_url))
+        run_sync(migrate_and_load(database_url))
         redis.start()
         with SmsReceiver() as sms:
             env = {

@@ -20,10 +20,11 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.chaos.cluster import Cluster, run_async
+from tests.chaos.cluster import Cluster
 from tests.chaos.history import Call, History, Invariants, check
 from tests.chaos.monitor import Figures, Monitor
 from tests.support.live import SignedIn, sign_in
+from tests.support.sync import run_sync
 
 WORKERS = ("routing-worker", "notify-worker", "otp-worker", "webhook-worker")
 DRAFT = {"department_code": "residency", "service_code": "renew_iqama"}
@@ -291,7 +292,7 @@ def _settled(cluster: Cluster, history: History) -> bool:
 
 
 def _check(cluster: Cluster, history: History) -> Invariants:
-    return run_async(
+    return run_sync(
         check(
             history,
             database_url=cluster.database_url,
@@ -340,7 +341,7 @@ def _recovery(report: Report, history: History, cluster: Cluster) -> None:
     owed for a request acknowledged before the fault ended reached the provider."""
     successes = sorted(c.ended for c in history.calls if c.status in (200, 201))
     first_sms = dict(cluster.sms.ledger.first_seen)
-    owed = run_async(_owed_notifications(cluster, list(history.acknowledged)))
+    owed = run_sync(_owed_notifications(cluster, list(history.acknowledged)))
     for record in report.faults:
         after = [t for t in successes if t > record.ended]
         record.api_recovery = after[0] - record.ended if after else None

@@ -11,10 +11,10 @@ import pytest
 
 from gateway.auth.tokens import load_private_key, private_key_pem
 from gateway.staff.bootstrap import ensure_admin
-from tests.conftest import run_sync
 from tests.support.identities import clear_of_minute_boundary, mobile
 from tests.support.live import LiveStack, live_stack, second_gateway, staff_sign_in
 from tests.support.sms_receiver import SmsReceiver
+from tests.support.sync import run_sync
 
 pytestmark = pytest.mark.e2e
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from gateway.staff.bootstrap import ensure_admin
-from tests.conftest import run_sync
 from tests.support import files
 from tests.support.identities import mobile
 from tests.support.live import LiveStack, sign_in, staff_sign_in, wait_until
 from tests.support.sms_receiver import SmsReceiver
+from tests.support.sync import run_sync
 
 pytestmark = pytest.mark.e2e
 

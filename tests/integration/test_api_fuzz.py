@@ -31,11 +31,13 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.engine import make_url
 
-from tests.conftest import Backing, _clean_redis, run_sync
+from tests.conftest import Backing, _clean_redis
 from tests.support.database import create_database, drop_database, migrate_and_load
 from tests.support.inprocess import InProcessStack, StaffUser
 from tests.support.loop_bridge import loop_session
+from tests.support.partners import partner_token
 from tests.support.sms_receiver import SmsReceiver
+from tests.support.sync import run_sync
 
 GATEWAY = "http://gateway"
 CHECKS = [
@@ -108,23 +110,14 @@ def fuzz_backing(backing: Backing) -> Iterator[Backing]:
 
 
 async def _partner_token(client: Any, admin: StaffUser) -> str:
-    body = {
-        "name": "Fuzzed partner",
-        "scopes": ["requests:read", "requests:write", "webhooks:manage"],
-        "agencies": ["passports"],
-        "rate_limit_per_minute": 100_000,
-    }
-    created = await client.post("/v1/admin/partners", json=body, headers=admin.auth)
-    assert created.status_code == 201, created.text
-    partner = created.json()
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": partner["client_id"],
-        "client_secret": partner["client_secret"],
-    }
-    token = await client.post("/v1/oauth/token", data=form)
-    assert token.status_code == 200, token.text
-    return str(token.json()["access_token"])
+    return await partner_token(
+        client,
+        admin.auth,
+        name="Fuzzed partner",
+        scopes=["requests:read", "requests:write", "webhooks:manage"],
+        agencies=["passports"],
+        rate_limit_per_minute=100_000,
+    )
 
 
 async def _draft(client: Any, auth: dict[str, str], *, submit: bool) -> str:

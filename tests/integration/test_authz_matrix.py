@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from tests.support import files
+from tests.support.partners import partner_token
 
 DEPARTMENT, OTHER = "visas", "family_affairs"
 WRITES = frozenset({"post", "put", "patch", "delete"})
@@ -44,22 +45,14 @@ class Caller:
 
 
 async def _partner(client: Any, admin: Any, departments: list[str]) -> dict[str, str]:
-    body = {
-        "name": f"Partner {uuid.uuid4().hex[:6]}",
-        "scopes": ["requests:read", "requests:write", "webhooks:manage"],
-        "departments": departments,
-    }
-    created = await client.post("/v1/admin/partners", json=body, headers=admin.auth)
-    assert created.status_code == 201, created.text
-    partner = created.json()
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": partner["client_id"],
-        "client_secret": partner["client_secret"],
-    }
-    token = await client.post("/v1/oauth/token", data=form)
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+    token = await partner_token(
+        client,
+        admin.auth,
+        name=f"Partner {uuid.uuid4().hex[:6]}",
+        scopes=["requests:read", "requests:write", "webhooks:manage"],
+        departments=departments,
+    )
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _url(path: str, params: dict[str, str]) -> str:
