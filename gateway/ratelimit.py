@@ -38,29 +38,32 @@ class RateLimiter:
         self._prefix = prefix
         self._script = redis.register_script(_HIT)
 
+    async def _hit(self, name: str, subject: str, window: int) -> tuple[int, int]:
+        """One hit in the current window of `window` seconds: (hits so far, seconds left).
+        Raises RedisError/OSError; the caller decides whether that fails open or closed."""
+        key = f"{self._prefix}:rl:{name}:{subject}:{int(time.time()) // window}"
+        count, ttl = await self._script(keys=[key], args=[window])
+        return int(count), int(ttl)
+
     async def count(self, name: str, subject: str, window: int) -> tuple[int, int]:
         """Count one hit in the current window; (hits so far, seconds left). Fails closed."""
-        key = f"{self._prefix}:rl:{name}:{subject}:{int(time.time()) // window}"
         try:
-            count, ttl = await self._script(keys=[key], args=[window])
+            return await self._hit(name, subject, window)
         except (RedisError, OSError) as exc:
             log.warning("ratelimit.unavailable", limit=name, error=type(exc).__name__)
             raise ServiceUnavailable(headers={"Retry-After": "5"}) from exc
-        return int(count), int(ttl)
 
     async def hit(self, name: str, subject: str, limit: Limit, *, fail_closed: bool) -> None:
         """Count one hit; raise 429 with Retry-After past the limit."""
-        window_start = int(time.time()) // limit.window
-        key = f"{self._prefix}:rl:{name}:{subject}:{window_start}"
         try:
-            count, ttl = await self._script(keys=[key], args=[limit.window])
+            count, ttl = await self._hit(name, subject, limit.window)
         except (RedisError, OSError) as exc:
             log.warning("ratelimit.unavailable", limit=name, error=type(exc).__name__)
             if fail_closed:
                 raise ServiceUnavailable(headers={"Retry-After": "5"}) from exc
             return
-        if int(count) > limit.count:
-            retry_after = max(int(ttl), 1)
+        if count > limit.count:
+            retry_after = max(ttl, 1)
             raise TooManyRequests(
                 extra={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)}
             )
