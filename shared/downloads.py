@@ -87,3 +87,18 @@ def attachment(data: bytes, *, filename: str, content_type: str) -> Response:
             "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
+
+
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+
+
+def attachment_responses(not_found: str) -> dict[int | str, dict[str, object]]:
+    """The OpenAPI answers of a download endpoint (`responses=` of the route)."""
+    return {
+        200: {
+            "description": "The bytes, as an attachment",
+            "content": {"application/pdf": _BYTES, "image/jpeg": _BYTES, "image/png": _BYTES},
+        },
+        404: {"description": not_found},
+        409: {"description": "Not scanned, or the scan did not say clean"},
+    }

@@ -11,7 +11,7 @@ from intake_service.documents import service
 from intake_service.documents.errors import DocumentTooLarge
 from intake_service.requests.schemas import DocumentOut
 from intake_service.settings import IntakeSettings
-from shared.downloads import attachment, read_verified
+from shared.downloads import attachment, attachment_responses, read_verified
 from shared.storage import DocumentStore
 
 router = APIRouter(prefix="/v1/requests", tags=["documents"])
@@ -63,21 +63,11 @@ async def upload_document(
     return DocumentOut.model_validate(document)
 
 
-_BYTES = {"schema": {"type": "string", "format": "binary"}}
-
-
 @router.get(
     "/{request_id}/documents/{document_id}",
     response_class=Response,
     summary="Download one of your documents",
-    responses={
-        200: {
-            "description": "The bytes, as an attachment",
-            "content": {"application/pdf": _BYTES, "image/jpeg": _BYTES, "image/png": _BYTES},
-        },
-        404: {"description": "No such request or document of yours"},
-        409: {"description": "Not scanned, or the scan did not say clean"},
-    },
+    responses=attachment_responses("No such request or document of yours"),
 )
 async def download_document(
     request_id: uuid.UUID, document_id: uuid.UUID, request: Request, resident: Resident, db: DB

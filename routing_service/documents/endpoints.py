@@ -9,27 +9,18 @@ from fastapi import APIRouter, Request, Response
 
 from routing_service.deps import DB, Staff
 from routing_service.documents import service
-from shared.downloads import attachment, read_verified
+from shared.downloads import attachment, attachment_responses, read_verified
 from shared.storage import DocumentStore
 
 router = APIRouter(prefix="/v1/staff", tags=["staff workspace"])
 log = structlog.get_logger()
-
-_BYTES = {"schema": {"type": "string", "format": "binary"}}
 
 
 @router.get(
     "/requests/{request_id}/documents/{document_id}",
     response_class=Response,
     summary="Download a document of a request in your departments",
-    responses={
-        200: {
-            "description": "The bytes, as an attachment",
-            "content": {"application/pdf": _BYTES, "image/jpeg": _BYTES, "image/png": _BYTES},
-        },
-        404: {"description": "No such request or document in your departments"},
-        409: {"description": "Not scanned, or the scan did not say clean"},
-    },
+    responses=attachment_responses("No such request or document in your departments"),
 )
 async def download(
     request_id: uuid.UUID, document_id: uuid.UUID, staff: Staff, db: DB, request: Request
