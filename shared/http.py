@@ -109,33 +109,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header_bytes = 0
-        for name, value in scope["headers"]:
-            header_bytes += len(name) + len(value)
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
-        query = scope.get("query_string", b"")
-        if not query.isascii() and not _is_utf8(query):
-            # Starlette decodes the query as UTF-8 and would raise: a 500 for bad input.
-            response = problem(
-                400,
-                "malformed_query",
-                "The query string is not valid UTF-8.",
-                "نص الاستعلام ليس بترميز UTF-8 صالح.",
-                instance=scope.get("path"),
-            )
-            await response(scope, receive, send)
-            return
-        if header_bytes > self.max_header_bytes:
-            response = problem(
-                431,
-                "headers_too_large",
-                f"The request headers are larger than {self.max_header_bytes} bytes.",
-                f"حجم ترويسات الطلب أكبر من الحد المسموح ({self.max_header_bytes} بايت).",
-                instance=scope.get("path"),
-            )
-            await response(scope, receive, send)
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
         received = 0
         max_bytes = self.max_bytes
@@ -152,17 +128,43 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope)(scope, receive, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(
+    def _refusal(self, scope: Scope) -> JSONResponse | None:
+        """The problem for a request decided on its head alone, before the app reads it."""
+        header_bytes = 0
+        for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value)
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                return self._too_large(scope)
+        query = scope.get("query_string", b"")
+        if not query.isascii() and not _is_utf8(query):
+            # Starlette decodes the query as UTF-8 and would raise: a 500 for bad input.
+            return problem(
+                400,
+                "malformed_query",
+                "The query string is not valid UTF-8.",
+                "نص الاستعلام ليس بترميز UTF-8 صالح.",
+                instance=scope.get("path"),
+            )
+        if header_bytes > self.max_header_bytes:
+            return problem(
+                431,
+                "headers_too_large",
+                f"The request headers are larger than {self.max_header_bytes} bytes.",
+                f"حجم ترويسات الطلب أكبر من الحد المسموح ({self.max_header_bytes} بايت).",
+                instance=scope.get("path"),
+            )
+        return None
+
+    def _too_large(self, scope: Scope) -> JSONResponse:
+        return problem(
             413,
             "body_too_large",
             f"The request body is larger than {self.max_bytes} bytes.",
             f"حجم الطلب أكبر من الحد المسموح ({self.max_bytes} بايت).",
             instance=scope.get("path"),
         )
-        await response(scope, receive, send)
 
 
 def _is_utf8(raw: bytes) -> bool:
