@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.worker import Worker, func
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
@@ -20,7 +19,6 @@ from notify_service.jobs.handover import Claimed, hand_over
 from notify_service.settings import NotifySettings
 from notify_service.sms.providers.base import Outcome
 from notify_service.sms.providers.registry import build_pool
-from shared.queue.connections import deserialize, redis_settings, serialize
 from shared.queue.contract import Job, Queue, arq_queue_name
 from shared.queue.outbox import owe
 from shared.queue.relay import relay_once
@@ -83,26 +81,6 @@ def _ctx(stack: Any, **settings: Any) -> dict[str, Any]:
     """The stack's job context with some notify settings changed, and providers built from them."""
     changed = NotifySettings(**{**stack.notify_settings.model_dump(), **settings})
     return {**stack.ctx, "settings": changed, "pool": build_pool(changed, None)}
-
-
-async def _run_notify_jobs(stack: Any, ctx: dict[str, Any]) -> None:
-    """One burst of the notify queue's worker with `ctx`, like the stack's own drain."""
-    worker = Worker(
-        functions=[func(send_sms, name="send_sms")],
-        queue_name=arq_queue_name(stack.prefix, Queue.notify),
-        redis_settings=redis_settings(stack.backing.redis_url),
-        ctx=ctx,
-        burst=True,
-        handle_signals=False,
-        poll_delay=0.01,
-        keep_result=5,
-        job_serializer=serialize,
-        job_deserializer=deserialize,
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
 
 
 def _technical_failures() -> float:
@@ -205,7 +183,7 @@ async def test_a_provider_that_always_fails_ends_in_technical_failure_for_superv
                 redrive_after=60,
                 max_attempts=25,
             )
-            await _run_notify_jobs(stack, ctx)
+            await stack.run_worker(Queue.notify, ctx)
             if (await _row(stack, outbox_id))["outbox"] != "pending":
                 break
             await _make_due(stack, outbox_id)

@@ -170,12 +170,14 @@ class InProcessStack:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield client
 
-    async def _run_worker(self, queue: Queue) -> None:
+    async def run_worker(self, queue: Queue, ctx: dict[str, Any] | None = None) -> None:
+        """One burst of `queue`'s worker until it is empty; `ctx` replaces the stack's job
+        context (other settings or providers) for this burst."""
         worker = Worker(
             functions=QUEUE_FUNCTIONS[queue],
             queue_name=arq_queue_name(self.prefix, queue),
             redis_settings=redis_settings(self.backing.redis_url),
-            ctx=self.ctx,
+            ctx=ctx if ctx is not None else self.ctx,
             burst=True,
             handle_signals=False,
             poll_delay=0.01,
@@ -201,7 +203,7 @@ class InProcessStack:
                     redrive_after=60,
                     max_attempts=25,
                 )
-                await self._run_worker(queue)
+                await self.run_worker(queue)
             if moved == 0:
                 return
 
