@@ -191,7 +191,19 @@ def rotations(env: Mapping[str, str], targets: Targets) -> dict[str, tuple[str, 
                 for o in targets.officers
             ],
         ),
+        # The department figures (the dashboard's headline, whose cost must not follow the
+        # data) and the whole answer, which adds a row per officer: staff grow with residents.
         "supervisor_statistics": (
+            "routing",
+            [
+                (
+                    f"/v1/staff/statistics?{stats}&officers=false",
+                    identity_header(env, staff_identity(s)),
+                )
+                for s in targets.supervisors
+            ],
+        ),
+        "supervisor_statistics_officers": (
             "routing",
             [
                 (f"/v1/staff/statistics?{stats}", identity_header(env, staff_identity(s)))
@@ -261,6 +273,11 @@ def reads(targets: Targets) -> dict[str, Callable[[AsyncSession], Awaitable[obje
         )
 
     async def supervisor_statistics(session: AsyncSession) -> object:
+        return await statistics.compute(
+            session, sorted(supervisor.departments), start, end, officers=False
+        )
+
+    async def supervisor_statistics_officers(session: AsyncSession) -> object:
         return await statistics.compute(session, sorted(supervisor.departments), start, end)
 
     return {
@@ -268,6 +285,7 @@ def reads(targets: Targets) -> dict[str, Callable[[AsyncSession], Awaitable[obje
         "request_page": request_page,
         "officer_queue": officer_queue,
         "supervisor_statistics": supervisor_statistics,
+        "supervisor_statistics_officers": supervisor_statistics_officers,
     }
 
 

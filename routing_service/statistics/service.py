@@ -8,28 +8,41 @@ import io
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from routing_service.statistics import sketch
+from routing_service.statistics import blocks, sketch
 from shared.db.statistics import NO_OFFICER
 
-_CELLS = text(
-    """
-    SELECT department_code, officer_key, submitted, first_responses, first_response_judged,
-           first_response_on_time, resolutions, resolution_judged, resolution_on_time,
-           breaches, rating_sum, ratings, by_status, first_response_histogram,
-           resolution_histogram
+_FIGURES = """submitted, first_responses, first_response_judged, first_response_on_time,
+    resolutions, resolution_judged, resolution_on_time, breaches, rating_sum, ratings,
+    by_status, first_response_histogram, resolution_histogram"""
+# A period's department figures: the few aligned blocks that cover it (blocks.cover).
+_BLOCKS = text(
+    f"""
+    SELECT b.department_code, NULL, {_FIGURES}
+    FROM statistics_blocks b
+    JOIN unnest(CAST(:levels AS int2[]), CAST(:starts AS date[])) AS k(level, start_day)
+      ON (b.level, b.start_day) = (k.level, k.start_day)
+    WHERE b.department_code = ANY(:departments)
+    """  # noqa: S608 (column names above)
+)
+# The officer breakdown: a cell per officer and day with activity.
+_OFFICER_CELLS = text(
+    f"""
+    SELECT department_code, officer_key, {_FIGURES}
     FROM statistics_daily
     WHERE department_code = ANY(:departments) AND day >= :start AND day < :end
-    """
+      AND officer_key <> :no_officer
+    """  # noqa: S608 (column names above)
 )
 _COUNTS = slice(2, 12)
 _OLDEST_NOTE = text("SELECT created_at FROM statistics_changes ORDER BY id LIMIT 1")
 QUANTILES = (0.5, 0.9)
+K = TypeVar("K")
 
 
 class Timing(BaseModel):
@@ -157,28 +170,30 @@ def metrics(key: str, total: _Sum) -> Metrics:
 
 
 async def compute(
-    session: AsyncSession, departments: Sequence[str], start: datetime, end: datetime
+    session: AsyncSession,
+    departments: Sequence[str],
+    start: datetime,
+    end: datetime,
+    officers: bool = True,
 ) -> Statistics:
     """Figures over requests of `departments` submitted on the UTC days [start, end).
 
-    Reads the daily rollup (one row per department, day and officer), so the cost follows
-    the period and the staff in scope, not the size of the requests table; `as_of` says
-    how fresh the rollup is. Cells are first summed per (department, officer), then those
-    few sums per department and per officer."""
-    params = {"departments": list(departments), "start": start.date(), "end": end.date()}
-    pairs: dict[tuple[str, uuid.UUID], _Sum] = {}
-    for row in await session.execute(_CELLS, params):
-        key = (row[0], row[1])
-        total = pairs.get(key)
-        if total is None:
-            total = pairs[key] = _Sum()
-        total.add(row[_COUNTS], row[12], row[13], row[14])
+    Department figures add the few day blocks that cover the period (blocks.py), so their
+    cost follows neither the period's requests nor the staff. The officer breakdown adds
+    each officer's daily cells, so it costs a row per officer; `officers=False` leaves it
+    out. `as_of` says how fresh the rollup is."""
+    cover = blocks.cover(start.date(), end.date())
     by_department: dict[str, _Sum] = {}
+    params = {
+        "departments": list(departments),
+        "levels": [level for level, _ in cover],
+        "starts": [day for _, day in cover],
+    }
+    for row in await session.execute(_BLOCKS, params):
+        _sum(by_department, row[0]).add(row[_COUNTS], row[12], row[13], row[14])
     by_officer: dict[str, _Sum] = {}
-    for (department, officer), total in pairs.items():
-        by_department.setdefault(department, _Sum()).absorb(total)
-        if officer != NO_OFFICER:
-            by_officer.setdefault(str(officer), _Sum()).absorb(total)
+    if officers:
+        by_officer = await _officers(session, departments, start, end)
     oldest_note = await session.scalar(_OLDEST_NOTE)
     return Statistics(
         start=start,
@@ -187,6 +202,33 @@ async def compute(
         departments=[metrics(k, by_department[k]) for k in sorted(by_department)],
         officers=[metrics(k, by_officer[k]) for k in sorted(by_officer)],
     )
+
+
+async def _officers(
+    session: AsyncSession, departments: Sequence[str], start: datetime, end: datetime
+) -> dict[str, _Sum]:
+    """Each officer's figures over the period, across the departments in scope: cells are
+    first summed per (department, officer), then those few sums per officer."""
+    params = {
+        "departments": list(departments),
+        "start": start.date(),
+        "end": end.date(),
+        "no_officer": NO_OFFICER,
+    }
+    pairs: dict[tuple[str, uuid.UUID], _Sum] = {}
+    for row in await session.execute(_OFFICER_CELLS, params):
+        _sum(pairs, (row[0], row[1])).add(row[_COUNTS], row[12], row[13], row[14])
+    by_officer: dict[str, _Sum] = {}
+    for (_department, officer), total in pairs.items():
+        _sum(by_officer, str(officer)).absorb(total)
+    return by_officer
+
+
+def _sum(sums: dict[K, _Sum], key: K) -> _Sum:
+    total = sums.get(key)
+    if total is None:
+        total = sums[key] = _Sum()
+    return total
 
 
 CSV_COLUMNS = [

@@ -61,15 +61,11 @@ class StatisticsContribution(Base):
     rating: Mapped[int | None] = mapped_column(SmallInteger)
 
 
-class StatisticsDaily(Base):
-    """Figures of the requests of one department submitted on one day (UTC), held by one
-    officer: counts and sums add up over days, response times as log-bucket histograms."""
+class _Figures:
+    """Columns of a rollup row: counts and sums add up over rows, response times as log-bucket
+    histograms stored as [bucket, count, bucket, count, ...], buckets ascending (migration
+    0009: an int array decodes in C, where a JSON object cost ~80% of a statistics read)."""
 
-    __tablename__ = "statistics_daily"
-
-    department_code: Mapped[str] = mapped_column(String(64), primary_key=True)
-    day: Mapped[date] = mapped_column(primary_key=True)
-    officer_key: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     submitted: Mapped[int] = mapped_column(Integer)
     first_responses: Mapped[int] = mapped_column(Integer)
     first_response_judged: Mapped[int] = mapped_column(Integer)
@@ -81,11 +77,33 @@ class StatisticsDaily(Base):
     rating_sum: Mapped[int] = mapped_column(Integer)
     ratings: Mapped[int] = mapped_column(Integer)
     by_status: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
-    # [bucket, count, bucket, count, ...], buckets ascending (migration 0009: an int array
-    # decodes in C, where a JSON object cost ~80% of a statistics read).
     first_response_histogram: Mapped[list[int]] = mapped_column(
         ARRAY(Integer), server_default=text("'{}'")
     )
     resolution_histogram: Mapped[list[int]] = mapped_column(
         ARRAY(Integer), server_default=text("'{}'")
     )
+
+
+class StatisticsDaily(_Figures, Base):
+    """Figures of the requests of one department submitted on one day (UTC), held by one
+    officer: the officer breakdown of the statistics reads these."""
+
+    __tablename__ = "statistics_daily"
+
+    department_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    officer_key: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class StatisticsBlock(_Figures, Base):
+    """Figures of the requests of one department submitted in an aligned block of 2^level
+    days from start_day, whoever holds them: the department figures of any period are a sum
+    of few blocks (routing_service/statistics/blocks.py). Kept by routing's fold with the
+    daily cells, in the same transaction (migration 0011)."""
+
+    __tablename__ = "statistics_blocks"
+
+    department_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    start_day: Mapped[date] = mapped_column(primary_key=True)

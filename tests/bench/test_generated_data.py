@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from bench.scale.generate import generate
 from bench.stack import asyncpg_dsn, base_env, fresh_database
 from routing_service.deps import StaffMember
+from routing_service.statistics.blocks import LEVELS
 from routing_service.workspace.service import queue
 from shared.validation import is_valid_national_id
 
@@ -171,3 +172,7 @@ def test_the_rollup_counts_every_submitted_request_once(
     assert report["statistics"]["requests"] == row["submitted"] > 0  # type: ignore[index]
     assert (row["counted"], row["pending"]) == (row["submitted"], 0)
     assert row["ratings"] == row["rated"]
+    levels = asyncio.run(
+        _fetch(url, "SELECT level, sum(submitted) AS n FROM statistics_blocks GROUP BY level")
+    )
+    assert {r["level"]: r["n"] for r in levels} == dict.fromkeys(range(LEVELS), row["submitted"])

@@ -163,3 +163,17 @@ async def test_supervisor_sees_only_their_departments(
         "/v1/staff/statistics?from=2020-01-01&to=2020-02-01&department=visas", headers=other.auth
     )
     assert response.json()["departments"] == []
+
+
+async def test_department_figures_alone_leave_out_the_officers(
+    client: httpx.AsyncClient, figures: dict[str, Any]
+) -> None:
+    """The dashboard's headline call: the same department figures without a row per officer."""
+    period = "/v1/staff/statistics?from=2020-01-01&to=2020-02-01"
+    auth = figures["supervisor"].auth
+    full = (await client.get(period, headers=auth)).json()
+    alone = await client.get(f"{period}&officers=false", headers=auth)
+    assert alone.status_code == 200, alone.text
+    assert alone.json()["officers"] == []
+    assert alone.json()["departments"] == full["departments"]
+    assert len(full["officers"]) == 2

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from routing_service.statistics import service
+from routing_service.statistics.blocks import LEVELS, block_start, cover
 from routing_service.statistics.rollup import fold, fold_all
 
 H = timedelta(hours=1)
+_CUTS = ((3, 9), (1, 2), (5, 26), (-40, 300), (13, 27))
 DEPARTMENTS = ["visas", "violations"]
 
 _EXACT = """
@@ -192,8 +194,17 @@ async def test_random_requests_fold_to_the_exact_figures(
         for _ in range(150):
             await _insert(session, people, **_random_columns(rng, start, people))
     await _assert_rollup_is_exact(stack, start, start + timedelta(days=28))
-    # A period cut inside the month counts only the days it covers.
-    await _assert_rollup_is_exact(stack, start + timedelta(days=3), start + timedelta(days=9))
+    # Periods cut anywhere count only the days they cover, whichever day blocks add them up;
+    # one period per level is exactly the block of that level holding the first request's
+    # day, so every level of block is read at least once.
+    periods = [(start + timedelta(days=a), start + timedelta(days=b)) for a, b in _CUTS]
+    for level in range(LEVELS):
+        aligned = datetime.combine(block_start(start.date(), level), time(), tzinfo=UTC)
+        periods.append((aligned, aligned + timedelta(days=1 << level)))
+    levels = {level for a, b in periods for level, _ in cover(a.date(), b.date())}
+    assert levels == set(range(LEVELS))
+    for period_start, period_end in periods:
+        await _assert_rollup_is_exact(stack, period_start, period_end)
 
 
 async def test_every_counted_change_reaches_the_figures(stack: Any, people: dict[str, Any]) -> None:

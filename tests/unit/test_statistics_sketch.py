@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from routing_service.statistics import sketch
-from routing_service.statistics.rollup import Contribution, Figures, contribution, differences
+from routing_service.statistics.figures import Contribution, Figures, contribution, differences
 from shared.db.statistics import NO_OFFICER
 
 
