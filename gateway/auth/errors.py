@@ -47,3 +47,21 @@ class AccountLocked(TooManyRequests):
     code = "account_temporarily_locked"
     message_en = "Too many failed attempts. Please wait before trying again."
     message_ar = "محاولات فاشلة كثيرة. يرجى الانتظار قبل المحاولة مرة أخرى."
+
+
+class WeakPassword(AppError):
+    """The new password breaks the rules of gateway/auth/policy.py (`min_length` says how)."""
+
+    status = 422
+    code = "weak_password"
+    message_en = "The new password is too short. Choose a longer one."
+    message_ar = "كلمة المرور الجديدة قصيرة جداً. يرجى اختيار كلمة مرور أطول."
+
+
+class PasswordUnchanged(AppError):
+    """The new password is the current one: nothing would change, yet every session would end."""
+
+    status = 422
+    code = "password_unchanged"
+    message_en = "The new password must be different from the current one."
+    message_ar = "يجب أن تختلف كلمة المرور الجديدة عن الحالية."

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.auth.policy import MAX_LENGTH, RESIDENT_MIN_LENGTH
 from shared.validation import InputModel, mobile_field, national_id_field
 
 
@@ -19,7 +20,7 @@ class RegisterIn(_Strict):
 
     national_id: str = Field(examples=["1000000008"], max_length=20)
     phone: str = Field(examples=["+966501234567"], max_length=32)
-    password: str = Field(min_length=8, max_length=128)
+    password: str = Field(min_length=RESIDENT_MIN_LENGTH, max_length=MAX_LENGTH)
     preferred_language: Literal["ar", "en"] = "ar"
 
     _check_id = field_validator("national_id")(national_id_field)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.auth.policy import MAX_LENGTH, STAFF_MIN_LENGTH
 from shared.validation import InputModel, mobile_field
 
 Role = Literal["officer", "supervisor", "admin"]
@@ -30,7 +31,7 @@ class CreateStaffIn(InputModel):
     username: str = Field(pattern=USERNAME)
     full_name: str = Field(min_length=2, max_length=200)
     phone: str = Field(max_length=32)
-    password: str = Field(min_length=12, max_length=128)
+    password: str = Field(min_length=STAFF_MIN_LENGTH, max_length=MAX_LENGTH)
     role: Role
     departments: list[str] = Field(default_factory=list, max_length=50)
     preferred_language: Literal["ar", "en"] = "ar"
