@@ -17,6 +17,8 @@ log = structlog.get_logger()
 PUBLIC_PREFIXES = ("/v1/catalog", "/v1/auth/", "/v1/staff/auth/", "/v1/oauth/", "/v1/sms/receipts/")
 # Signing out takes the bearer token or, without one, the refresh token in the body.
 OPTIONAL_BEARER = {"/v1/auth/logout"}
+# Under a public prefix, yet only for the signed-in: changing one's own password.
+BEARER_REQUIRED = {"/v1/auth/password"}
 CACHE_SECONDS = 60.0
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -25,6 +27,8 @@ def _secure(path: str, operations: dict[str, Any]) -> None:
     """Document the bearer token on every operation that needs one (or takes one)."""
     if path in OPTIONAL_BEARER:
         security = [*BEARER, {}]
+    elif path in BEARER_REQUIRED:
+        security = BEARER
     elif path.startswith(PUBLIC_PREFIXES):
         return
     else:

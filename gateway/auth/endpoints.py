@@ -1,4 +1,5 @@
-"""/v1/auth: register, verify, sign in with password + SMS code, refresh, sign out."""
+"""/v1/auth: register, verify, sign in with password + SMS code, refresh, sign out, and
+change one's password (residents and staff)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from gateway.auth import service
+from gateway.auth import password_change, service
 from gateway.auth.code_limits import limit_code_sends
 from gateway.auth.errors import InvalidCode, InvalidCredentials, InvalidRefreshToken
+from gateway.auth.policy import check_new_password
 from gateway.auth.schemas import (
     ChallengeOut,
+    ChangePasswordIn,
     CodeSentOut,
     LoginIn,
     LoginVerifyIn,
@@ -22,7 +25,7 @@ from gateway.auth.schemas import (
     RegisterVerifyIn,
     TokensOut,
 )
-from gateway.auth.tokens import InvalidToken
+from gateway.auth.tokens import AccessClaims, InvalidToken
 from gateway.db import transaction
 from gateway.deps import GatewayState, client_ip, get_state
 from gateway.ratelimit import Limit
@@ -30,6 +33,14 @@ from shared.validation import mask_phone
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 State = Annotated[GatewayState, Depends(get_state)]
+
+
+async def bearer_claims(request: Request, state: State) -> AccessClaims:
+    """The caller's verified token (401 without one), checked before the body is looked at."""
+    return await state.guard.authenticate(request.headers.get("authorization"))
+
+
+Claims = Annotated[AccessClaims, Depends(bearer_claims)]
 
 
 @router.post("/register", status_code=202, response_model=CodeSentOut)
@@ -134,4 +145,46 @@ async def logout(request: Request, state: State, body: LogoutIn | None = None) -
             raise InvalidRefreshToken()
         await service.logout(session, session_id)
     await state.guard.revoke_session(str(session_id))
+    return Response(status_code=204)
+
+
+@router.post("/password", status_code=204, response_class=Response)
+async def change_password(
+    body: ChangePasswordIn, request: Request, state: State, claims: Claims
+) -> Response:
+    """Change the caller's password and sign them out everywhere, this session included.
+
+    The current password is checked like a sign-in (same limits, same lock, same 401), so a
+    stolen access token is no faster a way to guess it. Afterwards no refresh or access
+    token of the account works; the client signs in again with the new password."""
+    identity = claims.identity
+    check_new_password(identity.kind, body.new_password, body.current_password)
+    settings = state.settings
+    async with transaction(state.sessions) as session:
+        account = await password_change.locked_account(session, identity)
+        kind, login = account.login
+        await state.limiter.hit(
+            "login-ip",
+            client_ip(request, settings.trusted_proxy_hops),
+            Limit(settings.login_per_ip_per_minute, 60),
+            fail_closed=True,
+        )
+        await state.limiter.hit(
+            "login-staff" if kind == "staff" else "login-id",
+            login,
+            Limit(settings.login_per_id_per_minute, 60),
+            fail_closed=True,
+        )
+        ended = await password_change.change_password(
+            session,
+            state.passwords,
+            state.lockout,
+            account,
+            current=body.current_password,
+            new=body.new_password,
+        )
+        # The caller's own session too, even if its refresh tokens were already gone. Before
+        # the commit: if Redis cannot record a revocation, nothing changes (503).
+        for session_id in sorted({*map(str, ended), claims.session_id}):
+            await state.guard.revoke_session(session_id)
     return Response(status_code=204)

@@ -127,9 +127,25 @@ async def revoke_staff_sessions(
     session: AsyncSession, staff_id: uuid.UUID, now: datetime
 ) -> list[uuid.UUID]:
     """Revoke every live refresh token of a staff member; the sessions they belonged to."""
+    return await revoke_account_sessions(session, staff_id=staff_id, now=now)
+
+
+async def revoke_account_sessions(
+    session: AsyncSession,
+    *,
+    resident_id: uuid.UUID | None = None,
+    staff_id: uuid.UUID | None = None,
+    now: datetime,
+) -> list[uuid.UUID]:
+    """Revoke every live refresh token of one account; the sessions they belonged to."""
+    owner = (
+        RefreshToken.staff_id == staff_id
+        if staff_id is not None
+        else RefreshToken.resident_id == resident_id
+    )
     rows = await session.scalars(
         update(RefreshToken)
-        .where(RefreshToken.staff_id == staff_id, RefreshToken.revoked_at.is_(None))
+        .where(owner, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
         .returning(RefreshToken.session_id)
     )

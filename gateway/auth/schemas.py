@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.auth.policy import MAX_LENGTH, RESIDENT_MIN_LENGTH
+from gateway.auth.policy import MAX_LENGTH, RESIDENT_MIN_LENGTH, STAFF_MIN_LENGTH
 from shared.validation import InputModel, mobile_field, national_id_field
 
 
@@ -63,6 +63,20 @@ class LogoutIn(_Strict):
     """Optionally the refresh token too, so its session ends even without the access token."""
 
     refresh_token: str | None = Field(default=None, min_length=20, max_length=200)
+
+
+class ChangePasswordIn(_Strict):
+    """The current password (checked like a sign-in) and the new one.
+
+    The new password's length rule depends on the account (gateway/auth/policy.py), so it is
+    checked after the token says whose account it is, answering `weak_password`."""
+
+    current_password: str = Field(min_length=1, max_length=MAX_LENGTH)
+    new_password: str = Field(
+        min_length=1,
+        max_length=MAX_LENGTH,
+        description=f"At least {RESIDENT_MIN_LENGTH} characters ({STAFF_MIN_LENGTH} for staff).",
+    )
 
 
 class CodeSentOut(BaseModel):
