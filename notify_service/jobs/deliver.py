@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notify_service.jobs.handover import Attempt, Claimed, hand_over
+from notify_service.jobs.recovery import Recovery
 from notify_service.jobs.slots import Slots, SlotsBusy, unlimited
 from notify_service.settings import NotifySettings
 from notify_service.sms.providers.base import Outcome
@@ -354,6 +355,9 @@ async def deliver(ctx: dict[str, Any], outbox_id: str, *more_ids: str) -> str:
             outcomes = await _record(sessions, attempts, settings) if attempts else []
     except SlotsBusy as exc:  # nothing was claimed; arq runs the job again a second later
         raise Retry(defer=1) from exc
+    recovery: Recovery = ctx.setdefault("sms_recovery", Recovery())
+    if recovery.due(a.result.outcome for a in attempts):
+        await recovery.release(sessions)
     for attempt, outcome in zip(attempts, outcomes, strict=True):
         SMS.labels(attempt.provider.name, outcome).inc()
         request_id = attempt.claimed.request_id
