@@ -101,7 +101,12 @@ async def verify_login(body: LoginVerifyIn, state: State) -> TokensOut:
     """Exchange the SMS code for an access token and a refresh token."""
     async with transaction(state.sessions, commit_on=(InvalidCode,)) as session:
         tokens = await service.finish_login(
-            session, state.issuer, state.auth, challenge_id=body.challenge_id, code=body.code
+            session,
+            state.issuer,
+            state.auth,
+            lockout=state.lockout,
+            challenge_id=body.challenge_id,
+            code=body.code,
         )
     return TokensOut(
         access_token=tokens.access_token,

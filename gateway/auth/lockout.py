@@ -6,12 +6,21 @@ kept answering 401, which told an attacker which IDs exist (checklist #26). The 
 kept in Redis under a keyed hash of the login ID, whether or not an account has that ID:
 from the fifth failure in a row the ID waits 30 s, doubling each time, at most an hour; a
 right password clears it. Redis down: sign-in fails closed (503), like its rate limits.
+
+Sign-in codes (checklist #24) keep a second streak per account under the same rules, so
+wrong codes across successive challenges add up rather than starting afresh with each new
+SMS. Only a right code ends it (not a right password: whoever guesses codes has that), and
+at 100 wrong codes in a row (NIST SP 800-63B §5.2.2 asks for at most 100) the account is
+locked for 30 days, then again at every further wrong code, until a right one or support
+clears it (`succeeded`). Only someone who knows the password can start such a streak, so it
+is no lock an outsider can put on an account (ASVS 6.1.1).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 
 import structlog
 from redis.asyncio import Redis
@@ -22,23 +31,44 @@ from shared.errors import ServiceUnavailable
 
 log = structlog.get_logger()
 
-LOCK_AFTER_FAILURES = 5
-FIRST_DELAY = 30
-MAX_DELAY = 3600
-FORGET_AFTER = 24 * 3600  # a failure streak older than a day no longer counts
-_LIMITS = (FORGET_AFTER, LOCK_AFTER_FAILURES, FIRST_DELAY, MAX_DELAY)
+DAY = 24 * 3600
 
-# Count one failure (the streak forgotten a day after its last failure) and, from the fifth,
-# lock for 30 s doubling per failure, at most an hour. Returns the count.
+
+@dataclass(frozen=True)
+class Policy:
+    """When a streak of failures starts to wait, how long, and whether it ever locks hard."""
+
+    lock_after: int = 5
+    first_delay: int = 30
+    max_delay: int = 3600
+    forget_after: int = DAY  # a streak this long past its last failure no longer counts
+    hard_lock_after: int = 0  # 0: never; the password streak must not, or anyone could lock
+    hard_lock: int = 0
+
+
+PASSWORDS = Policy()
+CODES = Policy(forget_after=30 * DAY, hard_lock_after=100, hard_lock=30 * DAY)
+
+# Count one failure and lock: from `lock_after`, for `first_delay` doubling per failure, at
+# most `max_delay`; from `hard_lock_after` (if set), for `hard_lock`, and the streak is then
+# kept past that lock. With ARGV[7] = '1' a locked ID is refused first (nothing counted).
+# Returns {count, seconds the ID is still locked for if refused, else 0}.
 _FAILED = """
+if ARGV[7] == '1' then
+  local left = redis.call('TTL', KEYS[2])
+  if left > 0 then return {0, left} end
+end
 local count = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-local after = tonumber(ARGV[2])
-if count >= after then
+local after, hard = tonumber(ARGV[2]), tonumber(ARGV[5])
+if hard > 0 and count >= hard then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[6])
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]) + tonumber(ARGV[1]))
+elseif count >= after then
   local delay = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ (count - after))
   redis.call('SET', KEYS[2], '1', 'EX', math.floor(delay))
 end
-return count
+return {count, 0}
 """
 
 
@@ -64,30 +94,60 @@ class Lockout:
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
         if seconds > 0:
-            raise AccountLocked(
-                headers={"Retry-After": str(seconds)}, extra={"retry_after": seconds}
-            )
+            raise _locked(seconds)
 
-    async def failed(self, kind: str, login: str) -> int:
+    async def failed(self, kind: str, login: str, policy: Policy = PASSWORDS) -> int:
         """One more wrong password for this ID; returns the streak's length."""
-        streak, lock = self._keys(kind, login)
-        try:
-            count = await self._failed(
-                keys=[streak, lock],
-                args=[FORGET_AFTER, LOCK_AFTER_FAILURES, FIRST_DELAY, MAX_DELAY],
-            )
-        except (RedisError, OSError) as exc:
-            raise self._unavailable(exc) from exc
-        return int(count)
+        count, _ = await self._count(kind, login, policy, refuse_locked=False)
+        return count
+
+    async def attempt(self, kind: str, login: str, policy: Policy = CODES) -> int:
+        """Count one try as failed before it is judged (429 instead while locked).
+
+        Counting first, in the same step as the lock check, is what makes concurrent tries
+        count exactly: the try that reaches the lock sets it, and every later one is refused
+        unjudged. A right try then ends the streak with `succeeded`. Returns the length."""
+        count, locked_for = await self._count(kind, login, policy, refuse_locked=True)
+        if locked_for > 0:
+            raise _locked(locked_for)
+        if policy.hard_lock_after and count == policy.hard_lock_after:
+            log.error("auth.hard_locked", kind=kind, failures=count)
+        return count
 
     async def succeeded(self, kind: str, login: str) -> None:
-        """A right password ends the streak."""
+        """A right password (or code, for a code streak) ends the streak."""
         try:
             await self._redis.delete(*self._keys(kind, login))
         except (RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
+    async def _count(
+        self, kind: str, login: str, policy: Policy, *, refuse_locked: bool
+    ) -> tuple[int, int]:
+        """Run the counting script: (streak length, seconds left if refused)."""
+        try:
+            count, locked_for = await self._failed(
+                keys=list(self._keys(kind, login)),
+                args=[
+                    policy.forget_after,
+                    policy.lock_after,
+                    policy.first_delay,
+                    policy.max_delay,
+                    policy.hard_lock_after,
+                    policy.hard_lock,
+                    "1" if refuse_locked else "0",
+                ],
+            )
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return int(count), int(locked_for)
+
     @staticmethod
     def _unavailable(exc: BaseException) -> ServiceUnavailable:
         log.warning("auth.lockout_unavailable", error=type(exc).__name__)
         return ServiceUnavailable(headers={"Retry-After": "5"})
+
+
+def _locked(seconds: int) -> AccountLocked:
+    """The lock answer, the same for every kind of streak."""
+    return AccountLocked(headers={"Retry-After": str(seconds)}, extra={"retry_after": seconds})

@@ -10,6 +10,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import otp, repository
+from gateway.auth.code_check import STAFF_LOGIN, check_code, code_streak
 from gateway.auth.errors import InvalidCode, InvalidCredentials, InvalidRefreshToken
 from gateway.auth.lockout import Lockout
 from gateway.auth.passwords import Passwords
@@ -21,7 +22,6 @@ from shared.queue.outbox import owe
 
 log = structlog.get_logger()
 PRODUCER = "gateway"
-STAFF_LOGIN = "staff_login"
 
 
 @dataclass(frozen=True)
@@ -123,24 +123,6 @@ async def register(
     await session.flush()
 
 
-async def _check_code(
-    session: AsyncSession, config: AuthConfig, challenge_id: uuid.UUID, code: str, purpose: str
-) -> uuid.UUID:
-    """Spend one attempt on the challenge, consume it if the code is right, return its owner."""
-    spent = await repository.spend_attempt(session, challenge_id, config.otp_max_attempts)
-    if spent is None:
-        raise InvalidCode()
-    stored, resident_id, staff_id, stored_purpose = spent
-    if stored_purpose != purpose or not otp.code_matches(config.pepper, challenge_id, code, stored):
-        raise InvalidCode()
-    if not await repository.consume(session, challenge_id):
-        raise InvalidCode()
-    owner = staff_id if purpose == STAFF_LOGIN else resident_id
-    if owner is None:
-        raise InvalidCode()
-    return owner
-
-
 async def verify_registration(
     session: AsyncSession, config: AuthConfig, *, national_id: str, code: str
 ) -> Resident:
@@ -151,7 +133,7 @@ async def verify_registration(
     challenge = await repository.latest_open_challenge(session, resident.id, "register")
     if challenge is None:
         raise InvalidCode()
-    await _check_code(session, config, challenge.id, code, "register")
+    await check_code(session, config, challenge.id, code, "register")
     resident.verified_at = datetime.now(UTC)
     log.info("auth.resident_registered", resident_id=str(resident.id))
     return resident
@@ -171,7 +153,8 @@ async def check_password(
     Everything here costs and answers the same whether or not the ID exists: the lock is
     kept per login ID (gateway/auth/lockout.py), a missing account is checked against a
     dummy hash, and a wrong password counts towards the ID's lock either way. `usable` is
-    False for accounts that may not sign in yet or any more.
+    False for accounts that may not sign in yet or any more. Only after a right password
+    does an account locked for wrong codes say so (429): no SMS is sent to be refused.
     """
     await lockout.check(*login)
     ok = await passwords.verify(account.password_hash if account is not None else None, password)
@@ -180,6 +163,7 @@ async def check_password(
     if account is None or not ok or not usable:
         raise InvalidCredentials()
     await lockout.succeeded(*login)
+    await lockout.check(*code_streak(account.id, staff=isinstance(account, Staff)))
     if passwords.needs_rehash(account.password_hash):
         # Parameters were raised since this hash was made: the password is at hand only now.
         account.password_hash = await passwords.hash(password)
@@ -254,11 +238,12 @@ async def finish_login(
     issuer: TokenIssuer,
     config: AuthConfig,
     *,
+    lockout: Lockout,
     challenge_id: uuid.UUID,
     code: str,
 ) -> IssuedTokens:
     """Exchange a right login code for a new session's tokens."""
-    resident_id = await _check_code(session, config, challenge_id, code, "login")
+    resident_id = await check_code(session, config, challenge_id, code, "login", lockout)
     resident = await session.get(Resident, resident_id)
     if resident is None or resident.verified_at is None:
         raise InvalidCode()
@@ -330,11 +315,12 @@ async def finish_staff_login(
     issuer: TokenIssuer,
     config: AuthConfig,
     *,
+    lockout: Lockout,
     challenge_id: uuid.UUID,
     code: str,
 ) -> IssuedTokens:
     """Staff sign-in, step two: tokens that carry role and departments."""
-    staff_id = await _check_code(session, config, challenge_id, code, STAFF_LOGIN)
+    staff_id = await check_code(session, config, challenge_id, code, STAFF_LOGIN, lockout)
     staff = await session.get(Staff, staff_id)
     if staff is None or not staff.active:
         raise InvalidCode()

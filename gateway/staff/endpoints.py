@@ -67,7 +67,12 @@ async def staff_login_verify(body: LoginVerifyIn, state: State) -> TokensOut:
     """Exchange the code for tokens carrying role and departments (refresh: /v1/auth/refresh)."""
     async with transaction(state.sessions, commit_on=(InvalidCode,)) as session:
         tokens = await auth.finish_staff_login(
-            session, state.issuer, state.auth, challenge_id=body.challenge_id, code=body.code
+            session,
+            state.issuer,
+            state.auth,
+            lockout=state.lockout,
+            challenge_id=body.challenge_id,
+            code=body.code,
         )
     return TokensOut(
         access_token=tokens.access_token,
