@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -88,7 +87,7 @@ def create_app(
         passwords=Passwords(
             memory_kib=settings.argon2_memory_kib,
             time_cost=settings.argon2_time_cost,
-            concurrency=max(2, 2 * (os.cpu_count() or 1)),
+            concurrency=settings.argon2_concurrency,
         ),
         issuer=issuer,
         guard=Guard(
@@ -117,6 +116,7 @@ def create_app(
         await notify.aclose()
         await redis.aclose()
         await engine.dispose()
+        state.passwords.close()
 
     app = FastAPI(
         title="Tawasul API",

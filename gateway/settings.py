@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
@@ -66,6 +67,13 @@ class GatewaySettings(CommonSettings):
     )
     argon2_memory_kib: int = Field(default=19456, description="argon2id memory cost (KiB).")
     argon2_time_cost: int = Field(default=2, description="argon2id iterations.")
+    argon2_concurrency: int = Field(
+        # 2 × cores (numbers.md), but never more than 8: without a CPU limit a pod sees all
+        # the node's cores, and 8 × 19 MiB is what the gateway's 512 Mi memory limit can spare.
+        default_factory=lambda: min(8, max(2, 2 * (os.cpu_count() or 1))),
+        ge=1,
+        description="argon2id hashes running at once per pod, each holding argon2_memory_kib.",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Self:
