@@ -16,10 +16,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import repository
+from gateway.auth.code_check import STAFF_LOGIN
 from gateway.auth.errors import InvalidAccessToken
 from gateway.auth.lockout import Lockout
 from gateway.auth.passwords import Passwords
-from gateway.auth.service import STAFF_LOGIN, check_password
+from gateway.auth.service import check_password
 from shared.db.identity import Resident, Staff
 from shared.errors import Forbidden
 from shared.identity import Identity, PrincipalKind
