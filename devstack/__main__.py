@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from devstack.clamd import Clamd
 from devstack.processes import current_env, stack_processes
 from devstack.supervisor import Supervisor
 
@@ -32,10 +33,39 @@ def prepare(env: dict[str, str]) -> None:
         )
 
 
+def start_scanner(env: dict[str, str]) -> Clamd | None:
+    """A private clamd when none is configured, so uploads are scanned (and staff can
+    download them) as in production; without clamd, uploads are kept as not_scanned."""
+    if env.get("CLAMD_ADDRESS"):
+        return None
+    try:
+        scanner = Clamd().start()
+    except RuntimeError as exc:
+        print(f"[supervisor] no virus scanner: {exc}", flush=True)
+        print("[supervisor] uploads are stored as not_scanned and cannot be downloaded", flush=True)
+        return None
+    env["CLAMD_ADDRESS"] = scanner.address
+    print(
+        "[supervisor] scanning uploads with a private clamd that knows only the EICAR test "
+        "signature (set CLAMD_ADDRESS to use a real ClamAV)",
+        flush=True,
+    )
+    return scanner
+
+
 def run() -> None:
     """Bring the stack up under one supervisor and wait for SIGINT or SIGTERM."""
     env = current_env()
     prepare(env)
+    scanner = start_scanner(env)
+    try:
+        _serve(env)
+    finally:
+        if scanner is not None:
+            scanner.stop()
+
+
+def _serve(env: dict[str, str]) -> None:
     supervisor = Supervisor(stack_processes(env))
     done = threading.Event()
 

@@ -5,6 +5,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 scripts/services.sh up --profile run
+# clamd scans uploads as in production (devstack starts a private one); without it, uploads
+# are kept unscanned and cannot be downloaded, so a failed install only warns.
+scripts/clamav.sh || echo "[run] clamd is not installed: uploads will not be scanned" >&2
 # Ctrl-C stops everything this command started, private Postgres/Redis/S3 included
 # (their data directory stays in .devdata/run; services given by URL are left alone).
 trap 'scripts/services.sh down --profile run' EXIT

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from devstack.clamd import Clamd
 from intake_service.documents.scanner import ClamdScanner
-from tests.support.clamd import Clamd
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from devstack.clamd import Clamd
 from tests.support import files
-from tests.support.clamd import Clamd
 
 NAME = "جواز السفر.pdf"
 

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from devstack.clamd import EICAR, Clamd
 from intake_service.documents.errors import ScannerUnavailable
 from intake_service.documents.scanner import ClamdScanner
 from tests.support import files
-from tests.support.clamd import EICAR, Clamd
 
 DRAFT = {"department_code": "visas", "service_code": "final_exit", "description": "Final exit"}
 # A well-formed PDF that carries the EICAR test string in a comment.
