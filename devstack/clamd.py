@@ -82,6 +82,7 @@ class Clamd:
         """Start clamd and wait until it answers PING."""
         binary = shutil.which("clamd") or "/usr/sbin/clamd"
         if not Path(binary).exists():
+            shutil.rmtree(self.directory, ignore_errors=True)
             raise RuntimeError(INSTALL_HINT)
         config = self._configure()
         self.process = subprocess.Popen(  # noqa: S603 - clamd found on PATH, our own config
