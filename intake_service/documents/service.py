@@ -40,15 +40,40 @@ OPEN_FOR_DOCUMENTS = {Status.draft.value, Status.awaiting_resident.value}
 
 
 async def check_can_attach(
-    session: AsyncSession, resident_id: uuid.UUID, request_id: uuid.UUID, limit: int
-) -> Request:
-    """The request, if it is the resident's, open for documents and not full."""
-    request = await owned_or_404(session, resident_id, request_id)
+    session: AsyncSession,
+    resident_id: uuid.UUID,
+    request_id: uuid.UUID,
+    limit: int,
+    upload: tuple[str, str | None],
+    *,
+    lock: bool = False,
+) -> tuple[Request, Document | None]:
+    """The request, if the resident may attach this upload to it: theirs, open for documents,
+    and either already holding it (that document is returned too: an upload retried after
+    its answer was lost must not attach a second copy) or with room for it.
+
+    `upload` is (SHA-256, name as it would be shown): the same bytes under another name are
+    another document, as a resident may send one scan for two required papers."""
+    request = await owned_or_404(session, resident_id, request_id, lock=lock)
     if request.status not in OPEN_FOR_DOCUMENTS:
         raise InvalidTransition(request.status, "add_document")
-    if await repository.count_documents(session, request.id) >= limit:
+    sha256, name = upload
+    same = (
+        await session.scalar(
+            select(Document)
+            .where(
+                Document.request_id == request.id,
+                Document.sha256 == sha256,
+                Document.filename == name,
+            )
+            .limit(1)
+        )
+        if name is not None
+        else None
+    )
+    if same is None and await repository.count_documents(session, request.id) >= limit:
         raise TooManyDocuments(limit)
-    return request
+    return request, same
 
 
 def accepted_kind(
@@ -93,16 +118,21 @@ async def attach(
     max_documents: int,
 ) -> Document:
     """Check and scan, store the bytes in S3, then record them; an unrecorded upload is
-    deleted again, so a refused or failed upload leaves nothing behind."""
+    deleted again, so a refused or failed upload leaves nothing behind. The same bytes sent
+    again to the same request answer with the document already attached."""
+    digest = hashlib.sha256(data)
+    claimed = sniff(data[:16])  # proved or refused below; here only to name a repeat
+    upload = (digest.hexdigest(), display_name(filename, claimed.extension) if claimed else None)
     async with db.read() as session:
-        await check_can_attach(session, resident_id, request_id, max_documents)
+        _, same = await check_can_attach(session, resident_id, request_id, max_documents, upload)
+    if same is not None:
+        return same
     # Up to ~0.3 s of parsing for a hostile 10 MiB file: in a thread, off the event loop.
     kind = await asyncio.to_thread(
         accepted_kind, data, filename=filename, declared_type=declared_type, max_bytes=max_bytes
     )
     scan_status = await scan(scanner, data, request_id)
     scanned_at = datetime.now(UTC) if scan_status is ScanStatus.clean else None
-    digest = hashlib.sha256(data)
     document_id = uuid.uuid4()
     key = f"requests/{request_id}/{document_id}.{kind.extension}"
     await store.put(
@@ -113,40 +143,31 @@ async def attach(
     )
     try:
         async with db.transaction() as session:
-            request = await owned_or_404(session, resident_id, request_id, lock=True)
-            if request.status not in OPEN_FOR_DOCUMENTS:
-                raise InvalidTransition(request.status, "add_document")
-            if await repository.count_documents(session, request.id) >= max_documents:
-                raise TooManyDocuments(max_documents)
-            document = Document(
-                id=document_id,
-                request_id=request.id,
-                filename=display_name(filename, kind.extension),
-                content_type=kind.content_type,
-                size_bytes=len(data),
-                sha256=digest.hexdigest(),
-                storage_key=key,
-                scan_status=scan_status.value,
-                scanned_at=scanned_at,
+            # Again under the request's lock: two tries of one upload racing each other.
+            request, same = await check_can_attach(
+                session, resident_id, request_id, max_documents, upload, lock=True
             )
-            session.add(document)
-            repository.add_event(
-                session,
-                request,
-                "document_added",
-                from_status=None,
-                to_status=None,
-                actor_type="resident",
-                actor_id=str(resident_id),
-                data={"document_id": str(document_id), "filename": document.filename},
-            )
-            await session.flush()
+            if same is None:
+                document = _record(
+                    session,
+                    request,
+                    resident_id,
+                    document_id,
+                    key,
+                    filename,
+                    kind,
+                    data,
+                    digest.hexdigest(),
+                    scan_status,
+                    scanned_at,
+                )
+                await session.flush()
     except BaseException:
-        try:
-            await store.delete(key)
-        except Exception:  # the original failure matters more than the clean-up's
-            log.warning("documents.orphan_left", key=key)
+        await _forget(store, key)
         raise
+    if same is not None:
+        await _forget(store, key)  # the first try's copy is the one recorded
+        return same
     log.info(
         "documents.attached",
         request=str(request_id),
@@ -156,6 +177,53 @@ async def attach(
         scan_status=scan_status.value,
     )
     return document
+
+
+def _record(
+    session: AsyncSession,
+    request: Request,
+    resident_id: uuid.UUID,
+    document_id: uuid.UUID,
+    key: str,
+    filename: str | None,
+    kind: FileKind,
+    data: bytes,
+    sha256: str,
+    scan_status: ScanStatus,
+    scanned_at: datetime | None,
+) -> Document:
+    """The document's row and its timeline event, in the caller's transaction."""
+    document = Document(
+        id=document_id,
+        request_id=request.id,
+        filename=display_name(filename, kind.extension),
+        content_type=kind.content_type,
+        size_bytes=len(data),
+        sha256=sha256,
+        storage_key=key,
+        scan_status=scan_status.value,
+        scanned_at=scanned_at,
+    )
+    session.add(document)
+    repository.add_event(
+        session,
+        request,
+        "document_added",
+        from_status=None,
+        to_status=None,
+        actor_type="resident",
+        actor_id=str(resident_id),
+        data={"document_id": str(document_id), "filename": document.filename},
+    )
+    return document
+
+
+async def _forget(store: DocumentStore, key: str) -> None:
+    """Delete stored bytes no row points to; a failure only leaves an orphan to log."""
+    try:
+        await store.delete(key)
+    except Exception:  # the original failure, if any, matters more than the clean-up's
+        log.warning("documents.orphan_left", key=key)
 
 
 async def own_clean_document(

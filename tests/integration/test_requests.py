@@ -189,6 +189,33 @@ async def test_sixth_document_is_refused(client: httpx.AsyncClient, resident: An
     assert response.json()["code"] == "too_many_documents"
 
 
+async def test_an_upload_sent_again_is_the_document_already_attached(
+    client: httpx.AsyncClient, resident: Any
+) -> None:
+    """A retry after a lost answer attaches no second copy, even at the five-document limit;
+    the same bytes under another name are another document."""
+    draft = await _draft(client, resident)
+    url = f"/v1/requests/{draft['id']}/documents"
+
+    async def upload(name: str, data: bytes = files.PDF) -> httpx.Response:
+        return await client.post(
+            url, files={"file": (name, data, "application/pdf")}, headers=resident.auth
+        )
+
+    first, again = await upload("scan.pdf"), await upload("scan.pdf")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    other = await upload("copy.pdf")
+    assert other.status_code == 201
+    assert other.json()["id"] != first.json()["id"]
+    for index in range(3):
+        assert (await upload(f"d{index}.pdf")).status_code == 201
+    assert (await upload("scan.pdf")).json()["id"] == first.json()["id"]  # full, yet a repeat
+    page = (await client.get(f"/v1/requests/{draft['id']}", headers=resident.auth)).json()
+    assert len(page["documents"]) == 5
+    assert [e["type"] for e in page["timeline"]].count("document_added") == 5
+
+
 async def test_submit_gives_reference_routes_and_texts(
     client: httpx.AsyncClient, resident: Any, stack: Any, sms: Any
 ) -> None:
