@@ -10,6 +10,7 @@ from arq.worker import func
 from redis.asyncio import Redis
 
 from notify_service.jobs.deliver import send_otp, send_sms
+from notify_service.jobs.recovery import Recovery
 from notify_service.jobs.slots import Slots
 from notify_service.jobs.stuck import sweep_stuck
 from notify_service.jobs.webhooks import deliver_webhook, fan_out_event
@@ -33,6 +34,7 @@ def spec(kind: str = "sms") -> WorkerSpec:
         )
         ctx["pool"] = build_pool(settings, ctx["health_redis"])
         ctx["sms_slots"] = Slots(settings.sms_max_in_flight)
+        ctx["sms_recovery"] = Recovery()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["pool"].aclose()

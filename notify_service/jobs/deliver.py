@@ -355,8 +355,9 @@ async def deliver(ctx: dict[str, Any], outbox_id: str, *more_ids: str) -> str:
             outcomes = await _record(sessions, attempts, settings) if attempts else []
     except SlotsBusy as exc:  # nothing was claimed; arq runs the job again a second later
         raise Retry(defer=1) from exc
-    recovery: Recovery = ctx.setdefault("sms_recovery", Recovery())
-    if recovery.due(a.result.outcome for a in attempts):
+    # The worker's own (arq gives each job a copy of its context, so it is set at startup).
+    recovery: Recovery | None = ctx.get("sms_recovery")
+    if recovery is not None and recovery.due(a.result.outcome for a in attempts):
         await recovery.release(sessions)
     for attempt, outcome in zip(attempts, outcomes, strict=True):
         SMS.labels(attempt.provider.name, outcome).inc()

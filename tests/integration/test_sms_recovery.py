@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from notify_service.jobs.recovery import RELEASE_INTERVAL, Recovery
 from notify_service.sms.providers.base import Outcome
+from notify_service.worker import spec
 from shared.queue.contract import Queue
 from shared.queue.relay import relay_once
 from tests.integration.test_sms_failures import _owe_sms, _row
@@ -105,3 +106,21 @@ def test_refusals_arm_the_release_and_an_accepted_send_fires_it_once_per_interva
     recovery.released_at -= RELEASE_INTERVAL
     assert recovery.due([Outcome.accepted])
     assert not recovery.due([Outcome.unknown])  # in doubt is not an answer
+
+
+async def test_the_sms_workers_share_one_recovery_across_their_jobs(stack: Any) -> None:
+    """arq hands each job a copy of the worker's context: the state that remembers refusals
+    must be made at start-up, or every job starts afresh and nothing is ever released (the
+    soak found exactly that)."""
+    for kind in ("sms", "otp"):
+        worker = spec(kind)
+        ctx: dict[str, Any] = {}
+        assert worker.on_startup is not None
+        assert worker.on_shutdown is not None
+        await worker.on_startup(ctx)
+        try:
+            first, second = {**ctx, "job_id": "a"}, {**ctx, "job_id": "b"}  # as arq does
+            assert isinstance(first["sms_recovery"], Recovery)
+            assert first["sms_recovery"] is second["sms_recovery"]
+        finally:
+            await worker.on_shutdown(ctx)
