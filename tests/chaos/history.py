@@ -55,6 +55,7 @@ class History:
     def __init__(self, path: Path | None = None) -> None:
         self.calls: list[Call] = []
         self.acknowledged: dict[str, float] = {}  # request id -> when the client knew
+        self.attached: set[str] = set()  # requests the client saw one document upload to
         self.abandoned = 0
         self._lock = threading.Lock()
         self._file = path.open("a", encoding="utf-8") if path else None
@@ -70,6 +71,11 @@ class History:
         """The client holds an answer saying this request was submitted."""
         with self._lock:
             self.acknowledged[request_id] = at
+
+    def attach(self, request_id: str) -> None:
+        """The client holds an answer saying its one document was attached to the request."""
+        with self._lock:
+            self.attached.add(request_id)
 
     def abandon(self) -> None:
         """A submission the client gave up on without an answer (not acknowledged)."""
@@ -100,6 +106,9 @@ class Invariants:
     outbox_dead: int = 0
     queued_jobs: int = 0
     reads_not_found: int = 0
+    uploads: int = 0
+    documents_lost: int = 0
+    documents_duplicated: int = 0
     server_errors: int = 0
     documented_503: int = 0
     details: dict[str, Any] = field(default_factory=dict)
@@ -114,7 +123,7 @@ class Invariants:
         must_be_zero = (
             "lost", "unrouted", "without_department", "sms_missing", "sms_duplicated",
             "sms_failed", "status_regressions", "outbox_pending", "outbox_dead", "queued_jobs",
-            "undocumented_5xx", "reads_not_found",
+            "undocumented_5xx", "reads_not_found", "documents_lost", "documents_duplicated",
         )  # fmt: skip
         return [f"{name}={getattr(self, name)}" for name in must_be_zero if getattr(self, name)]
 
@@ -136,6 +145,10 @@ SELECT count(*) FROM (
 ) e WHERE e.before IS NOT NULL AND e.from_status IS DISTINCT FROM e.before
 """
 _OUTBOX = "SELECT status, count(*) AS n FROM outbox GROUP BY status"
+_DOCUMENTS = """
+SELECT request_id::text AS id, count(*) AS n FROM documents
+WHERE request_id = ANY($1::uuid[]) GROUP BY request_id
+"""
 
 
 async def check(
@@ -158,6 +171,8 @@ async def check(
         notifications = await connection.fetch(_NOTIFICATIONS, ids)
         figures.status_regressions = await connection.fetchval(_REGRESSIONS, ids)
         outbox = {row["status"]: row["n"] for row in await connection.fetch(_OUTBOX)}
+        attached = list(history.attached)
+        documents = {row["id"]: row["n"] for row in await connection.fetch(_DOCUMENTS, attached)}
     finally:
         await connection.close()
     lost = [i for i in ids if i not in requests or requests[i]["status"] == "draft"]
@@ -184,6 +199,10 @@ async def check(
     figures.sms_duplicated = sum(count - 1 for count in sms_counts.values() if count > 1) + sum(
         count - 1 for count in rows_per_event.values() if count > 1
     )
+    # Each client uploads one document to a request it attaches to, retrying the same file.
+    figures.uploads = len(attached)
+    figures.documents_lost = sum(1 for i in attached if documents.get(i, 0) == 0)
+    figures.documents_duplicated = sum(n - 1 for n in documents.values() if n > 1)
     figures.outbox_pending = outbox.get("pending", 0)
     figures.outbox_dead = outbox.get("dead", 0)
     redis = Redis.from_url(redis_url, socket_timeout=5)

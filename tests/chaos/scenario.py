@@ -23,11 +23,14 @@ import httpx
 from tests.chaos.cluster import Cluster
 from tests.chaos.history import Call, History, Invariants, check
 from tests.chaos.monitor import Figures, Monitor
+from tests.support import files
 from tests.support.live import SignedIn, sign_in
 from tests.support.sync import run_sync
 
 WORKERS = ("routing-worker", "notify-worker", "otp-worker", "webhook-worker")
 DRAFT = {"department_code": "residency", "service_code": "renew_iqama"}
+UPLOAD_EVERY = 10
+"""One submission in ten attaches a document first (checklist #40's mix has 10% uploads)."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,8 @@ class Report:
             f"acknowledged {inv.acknowledged}, abandoned by clients {inv.abandoned}",
             f"lost {inv.lost}, not routed {inv.unrouted}, without department "
             f"{inv.without_department}",
+            f"uploads acknowledged {inv.uploads}: documents lost {inv.documents_lost}, "
+            f"duplicated {inv.documents_duplicated}",
             f"SMS missing {inv.sms_missing}, duplicated {inv.sms_duplicated}, failed "
             f"{inv.sms_failed}; repeats the provider de-duplicated {self.sms_repeats}",
             f"status regressions {inv.status_regressions}; outbox pending {inv.outbox_pending}, "
@@ -206,6 +211,13 @@ class _Client:
                 raise AssertionError(f"draft refused: {response.status_code} {response.text}")
             else:
                 time.sleep(0.5)
+        if (
+            draft_id is not None
+            and number % UPLOAD_EVERY == 0
+            and not self._upload(draft_id, deadline)
+        ):
+            self.history.abandon()
+            return
         while draft_id is not None and time.monotonic() < deadline:
             response = self._call("submit", key, "POST", f"/v1/requests/{draft_id}/submit")
             if response is not None and response.status_code in (200, 409):
@@ -218,6 +230,25 @@ class _Client:
             time.sleep(0.5)
         self.history.abandon()
 
+    def _upload(self, request_id: str, deadline: float) -> bool:
+        """Attach one document, sending the same file again until answered (a repeat is the
+        same document); whether it was acknowledged before the deadline."""
+        while time.monotonic() < deadline:
+            response = self._call(
+                "upload",
+                request_id,
+                "POST",
+                f"/v1/requests/{request_id}/documents",
+                files={"file": ("passport.pdf", files.PDF, "application/pdf")},
+            )
+            if response is not None and response.status_code == 201:
+                self.history.attach(request_id)
+                return True
+            if response is not None and response.status_code < 500:
+                raise AssertionError(f"upload refused: {response.status_code} {response.text}")
+            time.sleep(0.5)
+        return False
+
     def _follow(self, request_id: str) -> None:
         """What the app does next: shows the request and the list (most calls are reads). A
         404 here would be a loss the resident sees; the checker counts them."""
@@ -228,7 +259,7 @@ class _Client:
 def _percentiles(history: History) -> list[str]:
     """p50 and p95 of each kind of call that succeeded, faults included."""
     lines = []
-    for op in ("draft", "submit", "read"):
+    for op in ("draft", "upload", "submit", "read"):
         times = sorted(
             c.ended - c.started
             for c in history.calls
