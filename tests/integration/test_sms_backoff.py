@@ -11,7 +11,6 @@ from sqlalchemy import text
 
 from notify_service.jobs.deliver import send_sms
 from shared.queue.contract import Queue
-from shared.queue.relay import relay_once
 from tests.integration.test_sms_failures import _make_due, _owe_sms, _row
 from tests.support.identities import mobile
 
@@ -28,14 +27,7 @@ async def _available_at(stack: Any, outbox_id: str) -> datetime:
 
 async def _relayed(stack: Any, outbox_id: str) -> int:
     """How many times the relay has published this row so far."""
-    await relay_once(
-        stack.sessions,
-        stack.redis,
-        prefix=stack.prefix,
-        queues=[Queue.notify.value],
-        redrive_after=60,
-        max_attempts=25,
-    )
+    await stack.relay(Queue.notify)
     return int((await _row(stack, outbox_id))["relayed"])
 
 

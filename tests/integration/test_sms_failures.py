@@ -21,7 +21,6 @@ from notify_service.sms.providers.base import Outcome
 from notify_service.sms.providers.registry import build_pool
 from shared.queue.contract import Job, Queue, arq_queue_name
 from shared.queue.outbox import owe
-from shared.queue.relay import relay_once
 from tests.support.identities import mobile
 
 EXPIRED = "one-time code expired before it could be sent"
@@ -175,14 +174,7 @@ async def test_a_provider_that_always_fails_ends_in_technical_failure_for_superv
     sms.ledger.mode = "error500"
     try:
         for _ in range(10):  # bounded: three tries are expected
-            await relay_once(
-                stack.sessions,
-                stack.redis,
-                prefix=stack.prefix,
-                queues=[Queue.notify.value],
-                redrive_after=60,
-                max_attempts=25,
-            )
+            await stack.relay(Queue.notify)
             await stack.run_worker(Queue.notify, ctx)
             if (await _row(stack, outbox_id))["outbox"] != "pending":
                 break

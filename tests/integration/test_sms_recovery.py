@@ -13,20 +13,12 @@ from notify_service.jobs.recovery import RELEASE_INTERVAL, Recovery
 from notify_service.sms.providers.base import Outcome
 from notify_service.worker import spec
 from shared.queue.contract import Queue
-from shared.queue.relay import relay_once
 from tests.integration.test_sms_failures import _owe_sms, _row
 from tests.support.identities import mobile
 
 
 async def _relay_and_run(stack: Any, ctx: dict[str, Any]) -> None:
-    await relay_once(
-        stack.sessions,
-        stack.redis,
-        prefix=stack.prefix,
-        queues=[Queue.notify.value],
-        redrive_after=60,
-        max_attempts=25,
-    )
+    await stack.relay(Queue.notify)
     await stack.run_worker(Queue.notify, ctx)
 
 
@@ -94,6 +86,22 @@ async def test_the_first_accepted_send_releases_what_a_failing_provider_refused(
         row = await _row(stack, outbox_id)
         assert (row["outbox"], len(sms.ledger.to(phone))) == ("done", 1), row
     assert sms.ledger.to(doubtful_phone) == []
+
+    # Once its lease is over, the one in doubt is tried again, and reaches the phone once.
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE notifications SET claimed_at = now() - interval '1 hour'"
+                " WHERE idempotency_key = :id"
+            ),
+            {"id": doubtful},
+        )
+        await session.execute(
+            text("UPDATE outbox SET available_at = now() WHERE id = :id"), {"id": doubtful}
+        )
+    await _relay_and_run(stack, ctx)
+    assert (await _row(stack, doubtful))["outbox"] == "done"
+    assert len(sms.ledger.to(doubtful_phone)) == 1
 
 
 def test_refusals_arm_the_release_and_an_accepted_send_fires_it_once_per_interval() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from arq.worker import Worker, func
+from arq.worker import Function, Worker, func
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -170,11 +170,17 @@ class InProcessStack:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield client
 
-    async def run_worker(self, queue: Queue, ctx: dict[str, Any] | None = None) -> None:
+    async def run_worker(
+        self,
+        queue: Queue,
+        ctx: dict[str, Any] | None = None,
+        functions: Sequence[Function] | None = None,
+    ) -> Worker:
         """One burst of `queue`'s worker until it is empty; `ctx` replaces the stack's job
-        context (other settings or providers) for this burst."""
+        context (other settings or providers) for this burst, `functions` its jobs (a
+        handler standing in for a broken one). Returns the worker, for its counts."""
         worker = Worker(
-            functions=QUEUE_FUNCTIONS[queue],
+            functions=list(functions) if functions is not None else QUEUE_FUNCTIONS[queue],
             queue_name=arq_queue_name(self.prefix, queue),
             redis_settings=redis_settings(self.backing.redis_url),
             ctx=ctx if ctx is not None else self.ctx,
@@ -189,20 +195,25 @@ class InProcessStack:
             await worker.main()
         finally:
             await worker.close()
+        return worker
+
+    async def relay(self, queue: Queue) -> int:
+        """One pass of the relay over `queue`'s due outbox rows; how many it published."""
+        return await relay_once(
+            self.sessions,
+            self.redis,
+            prefix=self.prefix,
+            queues=[queue.value],
+            redrive_after=60,
+            max_attempts=25,
+        )
 
     async def drain(self, rounds: int = 10) -> None:
         """Relay due outbox rows and run every queue's jobs until nothing is due."""
         for _ in range(rounds):
             moved = 0
             for queue in Queue:
-                moved += await relay_once(
-                    self.sessions,
-                    self.redis,
-                    prefix=self.prefix,
-                    queues=[queue.value],
-                    redrive_after=60,
-                    max_attempts=25,
-                )
+                moved += await self.relay(queue)
                 await self.run_worker(queue)
             if moved == 0:
                 return
