@@ -15,6 +15,7 @@ import pytest
 from redis import Redis
 from sqlalchemy.engine import make_url
 
+from tests.support.buckets import remove_bucket
 from tests.support.database import create_database, drop_database, migrate_and_load
 from tests.support.sms_receiver import SmsReceiver
 from tests.support.sync import run_sync
@@ -108,7 +109,7 @@ def backing() -> Iterator[Backing]:
     finally:
         run_sync(drop_database(admin_url, name))
         _clean_redis(backing)
-        _clean_bucket(s3, backing.s3_bucket)
+        remove_bucket(s3, backing.s3_bucket)
 
 
 def _clean_redis(backing: Backing) -> None:
@@ -122,16 +123,6 @@ def _clean_redis(backing: Backing) -> None:
         client.close()
     except Exception as exc:  # a Redis a test stopped must not hide the test's own result
         print(f"redis clean-up skipped: {exc!r}")
-
-
-def _clean_bucket(s3: Any, bucket: str) -> None:
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for item in page.get("Contents", []):
-                s3.delete_object(Bucket=bucket, Key=item["Key"])
-        s3.delete_bucket(Bucket=bucket)
-    except Exception as exc:
-        print(f"s3 clean-up skipped: {exc!r}")
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ import boto3
 from tests.chaos.cluster import cluster
 from tests.chaos.history import History
 from tests.chaos.scenario import plan, run
+from tests.support.buckets import remove_bucket
 
 
 def _base_env(token: str) -> dict[str, str]:
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             report = run(running, scenario, history)
     finally:
         history.close()
-        s3.delete_bucket(Bucket=env["S3_BUCKET"])
+        remove_bucket(s3, env["S3_BUCKET"])  # with the documents the clients uploaded
     print("\n".join(report.lines()))
     return 1 if report.invariants.violations() else 0
 
