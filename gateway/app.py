@@ -29,6 +29,7 @@ from gateway.settings import GatewaySettings, get_settings
 from gateway.staff.endpoints import router as staff_router
 from shared.db.session import create_engine, create_sessionmaker
 from shared.errors import install_error_handlers
+from shared.fast_lane import ServiceApp
 from shared.http import BodyLimitMiddleware, health_router
 from shared.identity import PrincipalKind
 from shared.logging import configure_logging
@@ -118,7 +119,7 @@ def create_app(
         await engine.dispose()
         state.passwords.close()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="Tawasul API",
         version="1.0.0",
         description="Residents file requests to the Passports departments and follow them by SMS.",

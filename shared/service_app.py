@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import tracing
 from shared.errors import install_error_handlers
+from shared.fast_lane import ServiceApp
 from shared.http import RequestContextMiddleware, health_router
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.openapi import install_problem_responses
@@ -46,7 +47,7 @@ def create_service_app(
         yield
         await engine.dispose()
 
-    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = ServiceApp(title=title, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     install_error_handlers(app)
     install_problem_responses(app)

@@ -15,8 +15,8 @@ from starlette.types import Receive, Scope, Send
 from gateway.app import PROXY_METHODS
 from gateway.auth.tokens import load_private_key, private_key_pem
 from gateway.deps import GatewayState
-from gateway.fast_path import ForwardFastPath
 from gateway.settings import GatewaySettings
+from shared.fast_lane import FastLane, ServiceApp
 from shared.identity import IDENTITY_HEADER, Identity, PrincipalKind
 
 KEY_PEM = private_key_pem(load_private_key(None)).decode()
@@ -110,10 +110,10 @@ def settings(backing: Any, **overrides: Any) -> GatewaySettings:
 
 
 def without_fast_path(app: FastAPI) -> FastAPI:
-    """The same gateway with FastAPI's router handling every call, as before the fast path."""
-    fast = app.router.middleware_stack
-    assert isinstance(fast, ForwardFastPath)
-    app.router.middleware_stack = fast.app  # type: ignore[assignment]
+    """The same gateway with FastAPI's router handling every call, as before the fast lane."""
+    assert isinstance(app, ServiceApp)
+    assert isinstance(app.fast_lane, FastLane)
+    app.fast_lane = None
     return app
 
 
@@ -123,9 +123,9 @@ class Pair:
     def __init__(self, fast: FastAPI, slow: FastAPI) -> None:
         self.fast = fast
         self.slow = slow
-        fast_path = fast.router.middleware_stack
-        assert isinstance(fast_path, ForwardFastPath)
-        self.fast_path = fast_path
+        assert isinstance(fast, ServiceApp)
+        assert isinstance(fast.fast_lane, FastLane)
+        self.fast_path = fast.fast_lane
         self.clients: list[httpx.AsyncClient] = []
 
     @property
