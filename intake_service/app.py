@@ -10,10 +10,13 @@ from intake_service.catalog.service import CatalogCache
 from intake_service.documents.endpoints import router as documents_router
 from intake_service.documents.scanner import ClamdScanner
 from intake_service.partner.endpoints import router as partner_router
+from intake_service.requests.endpoints import create_request
 from intake_service.requests.endpoints import router as requests_router
+from intake_service.requests.lane import DRAFT_LANE_MAX_BODY, draft_lane
 from intake_service.settings import IntakeSettings, get_settings
 from shared.db.database import Database
 from shared.db.session import create_engine, create_sessionmaker
+from shared.fast_lane import install as install_lane
 from shared.http import BodyLimitMiddleware
 from shared.logging import configure_logging
 from shared.service_app import create_service_app
@@ -58,4 +61,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.include_router(documents_router)
     app.include_router(partner_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_document_bytes + 1024 * 1024)
+    # Last, once every route and middleware is in: the lane copies them.
+    secret = settings.internal_auth_secret.get_secret_value().encode()
+    install_lane(
+        app, {create_request: draft_lane(app.state.db, secret, max_body=DRAFT_LANE_MAX_BODY)}
+    )
     return app

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Header, Query, Response
 
 from intake_service.deps import DB, Resident
-from intake_service.requests import drafts, service
+from intake_service.requests import service
+from intake_service.requests.create import create_resident_draft
 from intake_service.requests.schemas import (
     CreateRequestIn,
     EditDraftIn,
@@ -33,33 +33,14 @@ async def create_request(
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> RequestOut:
-    """The same Idempotency-Key with the same body returns the request it created first."""
-    resident_id = uuid.UUID(resident.subject)
-    key = drafts.check_idempotency_key(idempotency_key)
-    fingerprint = drafts.body_fingerprint(body)
-    if key:
-        async with db.read() as session:
-            existing = await drafts.replay(session, resident_id, key, fingerprint)
-            if existing is not None:
-                response.headers["Idempotent-Replayed"] = "true"
-                return await service.detail(session, existing)
-    try:
-        async with db.raw() as connection:
-            created = await drafts.file_draft(
-                connection, resident_id, body, idempotency_key=key, fingerprint=fingerprint
-            )
-        faults.point("intake.draft.after_commit")
-        return created
-    except asyncpg.UniqueViolationError:
-        if not key:
-            raise
-    # A concurrent call with the same key won the race: answer with what it created.
-    async with db.read() as session:
-        existing = await drafts.replay(session, resident_id, key, fingerprint)
-        if existing is None:
-            raise RuntimeError("idempotency record vanished")
+    """The same Idempotency-Key with the same body returns the request it created first.
+
+    The fast lane serves most of these calls (intake_service/requests/lane.py) with the same
+    function; this endpoint answers the rest and documents the route."""
+    created = await create_resident_draft(db, uuid.UUID(resident.subject), body, idempotency_key)
+    if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-        return await service.detail(session, existing)
+    return created.answer
 
 
 @router.post("/{request_id}/submit", response_model=RequestOut, summary="Submit a draft")
