@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import httpx
@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from gateway.upstream import UpstreamPool, UpstreamUnavailable
 from shared import tracing
 from shared.errors import problem
 from shared.identity import IDENTITY_HEADER, REQUEST_ID_HEADER, Identity, sign_identity
@@ -57,10 +58,17 @@ _DROP_RESPONSE = {
     REQUEST_ID_HEADER,
 }
 
+# aiohttp and httpx decompress an answer and so drop its content-encoding; the lean client
+# passes the bytes on as they came, so the header goes on with them.
+_DROP_RESPONSE_UNDECODED = frozenset(_DROP_RESPONSE - {"content-encoding"})
+
 # What stays as it is when the path is encoded again; everything else (?, #, %, spaces,
 # control and non-ASCII characters) goes on percent-encoded. "/" stays: the upstream decodes
 # %2F to "/" in its routing exactly as the gateway did, so nothing routes differently.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# What goes on the request line as it is: printable ASCII. The rest of a target (a query's
+# non-ASCII characters) goes percent-encoded as UTF-8, as aiohttp's URL handling sends it.
+_TARGET_SAFE = "".join(chr(code) for code in range(0x21, 0x7F))
 
 
 @dataclass(slots=True)
@@ -156,6 +164,15 @@ class Forwarder:
         self._deadline = timeout
         self._base_url = base_url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
+        self._pool: UpstreamPool | None = None
+        if self._kind == "httptools":
+            parts = urlsplit(base_url)
+            if parts.scheme != "http" or not parts.hostname:
+                self._kind = "aiohttp"  # TLS or an odd URL: the full client handles it
+            else:
+                self._lean_host = parts.hostname
+                self._lean_port = parts.port or 80
+                self._lean_prefix = parts.path.rstrip("/")
 
     def _aiohttp(self) -> aiohttp.ClientSession:
         """The forwarding session, made on first use (it must belong to the running loop)."""
@@ -170,9 +187,17 @@ class Forwarder:
             )
         return self._session
 
+    def _lean(self) -> UpstreamPool:
+        """The lean client's pool, made on first use (it must belong to the running loop)."""
+        if self._pool is None:
+            self._pool = UpstreamPool(self._lean_host, self._lean_port, limit=200)
+        return self._pool
+
     async def aclose(self) -> None:
         """Close the pools."""
         await self._client.aclose()
+        if self._pool is not None:
+            self._pool.close()
         if self._session is not None:
             await self._session.close()
 
@@ -260,6 +285,8 @@ class Forwarder:
         target = f"{path}?{query}" if query else path
         try:
             async with asyncio.timeout(self._deadline):
+                if self._kind == "httptools":
+                    return await self._exchange_lean(method, target, body, headers)
                 if self._kind == "aiohttp":
                     return await self._exchange_aiohttp(method, target, body, headers)
                 # Values came in as latin-1 octets; httpx would encode a str as ASCII and fail.
@@ -270,6 +297,7 @@ class Forwarder:
             httpx.RemoteProtocolError,
             aiohttp.ClientConnectionError,
             aiohttp.ClientPayloadError,
+            UpstreamUnavailable,
         ) as exc:
             log.warning("gateway.upstream_unavailable", error=type(exc).__name__)
             return problem(
@@ -306,7 +334,18 @@ class Forwarder:
             content = await upstream.read()
             return Answer(upstream.status, _response_headers(upstream.headers.items()), content)
 
+    async def _exchange_lean(
+        self, method: str, target: str, body: bytes, headers: list[tuple[str, str]]
+    ) -> Answer:
+        wire_target = quote(self._lean_prefix + target, safe=_TARGET_SAFE)
+        status, raw, content = await self._lean().request(method, wire_target, headers, body)
+        items = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+        # Nothing was decompressed here: the body goes on with its content-encoding.
+        return Answer(status, _response_headers(items, _DROP_RESPONSE_UNDECODED), content)
 
-def _response_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+
+def _response_headers(
+    items: Iterable[tuple[str, str]], drop: frozenset[str] | set[str] = _DROP_RESPONSE
+) -> dict[str, str]:
     """The upstream's answer headers minus hop-by-hop ones and those the gateway sets itself."""
-    return {name: value for name, value in items if name.lower() not in _DROP_RESPONSE}
+    return {name: value for name, value in items if name.lower() not in drop}

@@ -1,4 +1,4 @@
-"""The gateway's aiohttp forwarder against a real HTTP server on 127.0.0.1."""
+"""The gateway's forwarder, each of its transports, against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -72,10 +72,14 @@ def _request(method: str, path: str, body: bytes, headers: dict[str, str]) -> Re
     return Request(scope, receive)
 
 
+KINDS = ["aiohttp", "httpx", "httptools"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 async def test_forwards_the_call_with_a_signed_identity_and_no_client_credentials(
-    upstream: str,
+    upstream: str, kind: str
 ) -> None:
-    forwarder = Forwarder(upstream, SECRET, timeout=5, kind="aiohttp")
+    forwarder = Forwarder(upstream, SECRET, timeout=5, kind=kind)
     identity = Identity(subject="resident-1", kind=PrincipalKind.resident)
     request = _request(
         "POST",
@@ -106,11 +110,12 @@ async def test_forwards_the_call_with_a_signed_identity_and_no_client_credential
     assert vouched.subject == "resident-1"
 
 
-async def test_an_upstream_that_is_down_answers_503_problem() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_upstream_that_is_down_answers_503_problem(kind: str) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    forwarder = Forwarder(f"http://127.0.0.1:{port}", SECRET, timeout=5, kind="aiohttp")
+    forwarder = Forwarder(f"http://127.0.0.1:{port}", SECRET, timeout=5, kind=kind)
     try:
         response = await forwarder.forward(
             _request("GET", "/v1/requests", b"", {}), None, client_ip="1.2.3.4"
@@ -122,8 +127,11 @@ async def test_an_upstream_that_is_down_answers_503_problem() -> None:
     assert json.loads(bytes(response.body))["code"] == "service_unavailable"
 
 
-async def test_an_upstream_slower_than_the_deadline_answers_504_problem(upstream: str) -> None:
-    forwarder = Forwarder(upstream, SECRET, timeout=0.3, kind="aiohttp")
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_upstream_slower_than_the_deadline_answers_504_problem(
+    upstream: str, kind: str
+) -> None:
+    forwarder = Forwarder(upstream, SECRET, timeout=0.3, kind=kind)
     try:
         response = await forwarder.forward(
             _request("GET", "/slow", b"", {}), None, client_ip="1.2.3.4"
@@ -134,7 +142,7 @@ async def test_an_upstream_slower_than_the_deadline_answers_504_problem(upstream
     assert json.loads(bytes(response.body))["code"] == "upstream_timeout"
 
 
-@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("kind", KINDS)
 async def test_a_cookie_one_caller_got_is_never_sent_for_another(upstream: str, kind: str) -> None:
     """The forwarding session is shared by every caller: it must keep no cookie jar. (By a
     host name, as in the cluster: aiohttp's default jar ignores cookies of IP addresses.)"""
