@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -71,7 +71,7 @@ class RequestContextMiddleware:
                 request_id = value.decode("latin-1")[:64]
                 break
         if not request_id or not request_id.replace("-", "").isalnum():
-            request_id = uuid.uuid4().hex
+            request_id = secrets.token_hex(16)  # as uuid4().hex reads, for half the CPU
         structlog.contextvars.bind_contextvars(request_id=request_id)
         raw_id = request_id.encode()
 

@@ -55,7 +55,10 @@ def main() -> None:
         host=args.host,
         port=args.port,
         access_log=False,
-        proxy_headers=True,
+        # The gateway reads the caller's address and scheme from X-Forwarded-* itself, by
+        # TRUSTED_PROXY_HOPS; no other process reads them. uvicorn's own rewrite (for loopback
+        # peers) was a second, different rule, and a layer every call went through.
+        proxy_headers=False,
         timeout_graceful_shutdown=args.graceful_timeout,
         lifespan="on",
     )
