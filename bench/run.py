@@ -40,7 +40,7 @@ def measure_http(
     with SmsSink() as sink, fresh_database(base, label="bench") as fresh:
         env = {**fresh, "SMS_PROVIDER": "webhook", "SMS_WEBHOOK_URL": sink.url}
         system = stack(env)
-        constant, insert, gateway_aiohttp, gateway_httpx = free_ports(4)
+        constant, insert, gateway_lean, gateway_aiohttp, gateway_httpx = free_ports(5)
         constant_url = f"http://127.0.0.1:{constant}"
         extras = [
             reference("ref-constant", "bench.reference_apps:create_constant_app", constant, env),
@@ -52,7 +52,8 @@ def measure_http(
             ),
         ]
         for name, port, transport in (
-            ("gateway-constant", gateway_aiohttp, "aiohttp"),
+            ("gateway-constant", gateway_lean, "httptools"),  # the default
+            ("gateway-constant-aiohttp", gateway_aiohttp, "aiohttp"),
             ("gateway-constant-httpx", gateway_httpx, "httpx"),
         ):
             gateway_env = {
@@ -76,6 +77,9 @@ def measure_http(
             scenarios = {
                 "reference_constant": Scenario(f"{constant_url}/v1/catalog"),
                 "constant_via_gateway": Scenario(f"{run.url('gateway-constant')}/v1/catalog"),
+                "constant_via_gateway_aiohttp": Scenario(
+                    f"{run.url('gateway-constant-aiohttp')}/v1/catalog"
+                ),
                 "constant_via_gateway_httpx": Scenario(
                     f"{run.url('gateway-constant-httpx')}/v1/catalog"
                 ),
