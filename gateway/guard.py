@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from gateway.auth.errors import InvalidAccessToken
 from gateway.auth.tokens import AccessClaims, InvalidToken, TokenIssuer
+from gateway.batched_script import BatchedScript
 from shared.errors import ServiceUnavailable, TooManyRequests
 
 log = structlog.get_logger()
@@ -31,7 +32,8 @@ class Guard:
         self._redis = redis
         self._prefix = prefix
         self._per_minute = per_minute
-        self._check = redis.register_script(_CHECK)
+        # Calls of one event-loop turn share a round trip (gateway/batched_script.py).
+        self._check = BatchedScript(redis, _CHECK)
 
     def _revoked_key(self, session_id: str) -> str:
         return f"{self._prefix}:revoked-session:{session_id}"
