@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections.abc import Mapping
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -49,8 +50,12 @@ def sizes(scale: float) -> dict[str, tuple[int, int]]:
 def measure_scale(
     base: Mapping[str, str], *, scale: float, seconds: int, repeats: int
 ) -> dict[str, Any]:
-    """Generate, explain and measure at both sizes (each in a database of its own, dropped
-    after); return figures per size and read, the plans, and the targets."""
+    """Generate and explain both sizes (each in a database of its own, dropped after), then
+    measure them side by side; return figures per size and read, the plans, and the targets.
+
+    Both databases and their services are up together, and each read's runs alternate
+    between the sizes: the VM's speed drifts by a third over minutes, so sizes measured one
+    after the other (as before 2026-12-06) compared two speeds of the machine, not two sizes."""
     report: dict[str, Any] = {
         "settings": {
             "scale": scale,
@@ -61,46 +66,83 @@ def measure_scale(
             "repeats": repeats,
             "connections": CONNECTIONS,
             "rotation": paths.PER_TARGET,
+            "interleaved": True,
         },
         "generation": {},
         "figures": {},
         "explain": {},
     }
-    for label, (residents, requests) in sizes(scale).items():
-        with fresh_database(base, label=f"scale_{label}") as env:
+    with ExitStack() as held:
+        envs: dict[str, Mapping[str, str]] = {}
+        targets: dict[str, paths.Targets] = {}
+        for label, (residents, requests) in sizes(scale).items():
+            env = held.enter_context(fresh_database(base, label=f"scale_{label}"))
             say(f"{label}: {residents:,} residents, {requests:,} requests")
             report["generation"][label] = generate(env, residents=residents, requests=requests)
             dsn = env["DATABASE_URL"].replace("+asyncpg", "")
-            targets = asyncio.run(paths.pick(dsn))
-            report["explain"][label] = asyncio.run(paths.plans(env["DATABASE_URL"], targets))
-            with running(stack(env, only=["intake", "routing"])) as processes:
-                report["figures"][label] = _measure(processes, env, targets, seconds, repeats)
+            targets[label] = asyncio.run(paths.pick(dsn))
+            report["explain"][label] = asyncio.run(paths.plans(env["DATABASE_URL"], targets[label]))
+            envs[label] = env
+        # One size's services are started before the next one's ports are picked.
+        urls = {}
+        for label, size_env in envs.items():
+            processes = held.enter_context(running(stack(size_env, only=["intake", "routing"])))
+            urls[label] = {name: processes.url(name) for name in ("intake", "routing")}
+        report["figures"] = _measure(urls, envs, targets, seconds, repeats)
     report["targets"] = targets_of(report)
     return report
 
 
 def _measure(
-    processes: Any, env: Mapping[str, str], targets: paths.Targets, seconds: int, repeats: int
+    urls: Mapping[str, Mapping[str, str]],
+    envs: Mapping[str, Mapping[str, str]],
+    targets: Mapping[str, paths.Targets],
+    seconds: int,
+    repeats: int,
 ) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    for name, (service, rotation) in paths.rotations(env, targets).items():
-        if not rotation:
+    """Each read at every size, its runs alternating between the sizes (and their order
+    turning each round, so a steady drift weighs on both alike)."""
+    rotations = {label: paths.rotations(envs[label], targets[label]) for label in envs}
+    figures: dict[str, Any] = {label: {} for label in envs}
+    for name in next(iter(rotations.values())):
+        cases = {}
+        for label, found in rotations.items():
+            service, rotation = found[name]
+            if rotation:
+                cases[label] = (urls[label][service], rotation_script(rotation), rotation)
+        if not cases:
             continue
-        base_url = processes.url(service)
-        say(f"measuring {name} over {len(rotation)} targets")
-        probe = _probe(base_url, rotation)
-        script = rotation_script(rotation)
-        _wrk(base_url, WARM_UP_SECONDS, CONNECTIONS, script)
-        runs = [_wrk(base_url, seconds, CONNECTIONS, script) for _ in range(repeats)]
-        figures[name] = {**wrk.summary(runs), **probe}
+        say(f"measuring {name} over " + ", ".join(f"{len(c[2])} {k}" for k, c in cases.items()))
+        probes = {label: _probe(url, rotation) for label, (url, _, rotation) in cases.items()}
+        for url, script, _ in cases.values():
+            _wrk(url, WARM_UP_SECONDS, CONNECTIONS, script)
+        runs = _alternating(cases, seconds, repeats, CONNECTIONS)
+        for label in cases:
+            figures[label][name] = {**wrk.summary(runs[label]), **probes[label]}
         if name in P99_READS:
-            alone = [_wrk(base_url, seconds, LATENCY_CONNECTIONS, script) for _ in range(repeats)]
-            figures[name]["one_connection"] = {
-                "requests_per_second": statistics.median(r.requests_per_second for r in alone),
-                "p50_ms": statistics.median(r.p50_ms for r in alone),
-                "p99_ms": statistics.median(r.p99_ms for r in alone),
-            }
+            alone = _alternating(cases, seconds, repeats, LATENCY_CONNECTIONS)
+            for label in cases:
+                figures[label][name]["one_connection"] = {
+                    "requests_per_second": statistics.median(
+                        r.requests_per_second for r in alone[label]
+                    ),
+                    "p50_ms": statistics.median(r.p50_ms for r in alone[label]),
+                    "p99_ms": statistics.median(r.p99_ms for r in alone[label]),
+                }
     return figures
+
+
+def _alternating(
+    cases: Mapping[str, tuple[str, str, Any]], seconds: int, repeats: int, connections: int
+) -> dict[str, list[wrk.Sample]]:
+    """`repeats` runs of each case, taken in turns: a, b, then b, a, and so on."""
+    labels = list(cases)
+    runs: dict[str, list[wrk.Sample]] = {label: [] for label in labels}
+    for round_ in range(repeats):
+        for label in labels if round_ % 2 == 0 else reversed(labels):
+            url, script, _ = cases[label]
+            runs[label].append(_wrk(url, seconds, connections, script))
+    return runs
 
 
 def _probe(base_url: str, rotation: paths.Rotation, count: int = 10) -> dict[str, Any]:
