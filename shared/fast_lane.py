@@ -296,16 +296,14 @@ class FastLane:
             if declared is None or declared > lane.max_body:
                 return receive  # nothing read: FastAPI and its limits decide
             messages: list[Message] = []
-            chunks: list[bytes] = []
             while True:
                 message = await receive()
                 messages.append(message)
                 if message["type"] != "http.request":
                     return _replaying(messages, receive)  # a disconnect, as FastAPI sees it
-                chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
                     break
-            body = b"".join(chunks)
+            body = b"".join(message.get("body", b"") for message in messages)
             try:
                 prepared = lane.prepare(scope, body)
             except Exception:  # whatever it cannot read, FastAPI answers itself

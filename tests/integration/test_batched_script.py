@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from devstack.ports import free_port
 from gateway.batched_script import BatchedScript
 
 # INCRBY by ARGV[1]; a negative step fails inside the script, for that call alone.
@@ -82,10 +82,7 @@ async def test_a_caller_that_gives_up_leaves_the_others_their_answers(
 
 
 async def test_every_caller_hears_of_an_unreachable_redis() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    down = Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
     script = BatchedScript(down, _SOURCE)
     answers = await asyncio.gather(*(script(["k"], [1]) for _ in range(3)), return_exceptions=True)
     assert all(isinstance(answer, (RedisError, OSError)) for answer in answers)

@@ -6,13 +6,13 @@ keep-alive case as the services do."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 
+from devstack.ports import free_port
 from gateway import upstream as upstream_module
 from gateway.upstream import UpstreamClosed, UpstreamPool, UpstreamUnavailable
 
@@ -27,6 +27,17 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":", 1)[1])
     return head, await reader.readexactly(length) if length else b""
+
+
+def _answering_once(answer: bytes) -> Script:
+    """A script that reads one request, writes `answer`, and hangs up."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(answer)
+        await writer.drain()
+
+    return script
 
 
 class Scripted:
@@ -95,12 +106,8 @@ async def test_answers_come_back_whole_whatever_their_framing() -> None:
 
 
 async def test_an_answer_cut_short_is_an_error_and_the_connection_is_dropped() -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhal")
-        await writer.drain()
-
-    async with Scripted(script) as server:
+    cut_short = _answering_once(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhal")
+    async with Scripted(cut_short) as server:
         pool = UpstreamPool("127.0.0.1", server.port)
         with pytest.raises(UpstreamClosed):
             await pool.request("GET", "/", [], b"")
@@ -169,12 +176,8 @@ async def test_a_connection_idle_past_the_limit_is_not_reused(
 
 
 async def test_connection_close_in_the_answer_is_honoured() -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
-        await writer.drain()
-
-    async with Scripted(script) as server:
+    closing = _answering_once(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+    async with Scripted(closing) as server:
         pool = UpstreamPool("127.0.0.1", server.port)
         await pool.request("GET", "/", [], b"")
         await pool.request("GET", "/", [], b"")
@@ -183,10 +186,7 @@ async def test_connection_close_in_the_answer_is_honoured() -> None:
 
 
 async def test_a_port_nobody_listens_on_is_unavailable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    pool = UpstreamPool("127.0.0.1", port)
+    pool = UpstreamPool("127.0.0.1", free_port())
     with pytest.raises(UpstreamUnavailable):
         await pool.request("GET", "/", [], b"")
 
