@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routing_service.statistics import sketch
 from routing_service.statistics.figures import Contribution, Figures, contribution, differences
@@ -115,3 +117,37 @@ def test_an_unchanged_request_changes_nothing() -> None:
     request_id = uuid.uuid4()
     same: dict[uuid.UUID, Contribution] = {request_id: contribution(_row())}
     assert differences(same, dict(same)) == {}
+
+
+_HISTOGRAMS = st.dictionaries(
+    st.integers(0, sketch.LARGEST_BUCKET), st.integers(1, 2**32 - 1), max_size=40
+)
+
+
+def test_the_dense_form_is_the_first_bucket_and_a_count_per_bucket_to_the_last() -> None:
+    assert sketch.dense({}) == b""
+    assert sketch.dense({5: 2, 3: 1}) == bytes.fromhex("00000003000000010000000000000002")
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(_HISTOGRAMS, st.booleans()), max_size=8), st.lists(_HISTOGRAMS))
+def test_histograms_added_in_any_form_have_the_percentiles_of_their_sum(
+    parts: list[tuple[dict[int, int], bool]], more: list[dict[int, int]]
+) -> None:
+    """Dense forms add up as integers (counts up to 2^32 - 1 each, so sums overflow 32 bits)
+    and give what the sum of the sparse histograms gives, alone or mixed with pairs."""
+    summed = sketch.Histogram()
+    expected: dict[int, int] = {}
+    for histogram, as_dense in parts:
+        if as_dense:
+            summed.add_dense(sketch.dense(histogram))
+        else:
+            summed.add_pairs(sketch.pairs(histogram))
+        sketch.merge(expected, histogram)
+    other = sketch.Histogram()
+    for histogram in more:
+        other.add_dense(sketch.dense(histogram))
+        sketch.merge(expected, histogram)
+    summed.absorb(other)
+    qs = (0.0, 0.5, 0.9, 0.37, 1.0)
+    assert summed.quantiles(qs) == sketch.quantiles(expected, qs)
