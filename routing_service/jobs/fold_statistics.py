@@ -27,6 +27,13 @@ async def fold_statistics(ctx: dict[str, Any]) -> str:
             folded += taken
             if taken < rollup.BATCH:
                 break
-    if folded:
-        log.info("statistics.folded", changes=folded, seconds=round(time.monotonic() - started, 3))
-    return f"folded={folded}"
+        # An index probe when no block lacks its dense histograms (the steady state).
+        densified = await rollup.densify(session)
+    if folded or densified:
+        log.info(
+            "statistics.folded",
+            changes=folded,
+            blocks_densified=densified,
+            seconds=round(time.monotonic() - started, 3),
+        )
+    return f"folded={folded} densified={densified}"

@@ -17,13 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from routing_service.statistics import blocks, sketch
 from shared.db.statistics import NO_OFFICER
 
-_FIGURES = """submitted, first_responses, first_response_judged, first_response_on_time,
+_COUNTED = """submitted, first_responses, first_response_judged, first_response_on_time,
     resolutions, resolution_judged, resolution_on_time, breaches, rating_sum, ratings,
-    by_status, first_response_histogram, resolution_histogram"""
-# A period's department figures: the few aligned blocks that cover it (blocks.cover).
+    by_status"""
+_FIGURES = f"{_COUNTED}, first_response_histogram, resolution_histogram"
+# A period's department figures: the few aligned blocks that cover it (blocks.cover), their
+# histograms in the dense form that adds up in C, or as pairs where a block has none yet
+# (migration 0012).
 _BLOCKS = text(
     f"""
-    SELECT b.department_code, NULL, {_FIGURES}
+    SELECT b.department_code, NULL, {_COUNTED},
+        first_response_dense,
+        CASE WHEN first_response_dense IS NULL THEN first_response_histogram END,
+        resolution_dense,
+        CASE WHEN resolution_dense IS NULL THEN resolution_histogram END
     FROM statistics_blocks b
     JOIN unnest(CAST(:levels AS int2[]), CAST(:starts AS date[])) AS k(level, start_day)
       ON (b.level, b.start_day) = (k.level, k.start_day)
@@ -96,33 +103,46 @@ def _add(into: dict[Any, int], counts: Mapping[Any, int]) -> None:
 
 
 class _Sum:
-    """Cells added up while reading."""
+    """Stored rows added up while reading."""
 
     __slots__ = ("by_status", "counts", "first_response", "resolution")
 
     def __init__(self) -> None:
         self.counts = [0] * 10
         self.by_status: dict[str, int] = {}
-        self.first_response: dict[int, int] = {}
-        self.resolution: dict[int, int] = {}
+        self.first_response = sketch.Histogram()
+        self.resolution = sketch.Histogram()
 
-    def add(
+    def add_cell(
         self,
         counts: Sequence[int],
         by_status: Mapping[str, int],
         first_response: Sequence[int],
         resolution: Sequence[int],
     ) -> None:
-        """One stored cell (histograms as statistics_daily keeps them: bucket, count pairs)."""
+        """One daily cell (histograms as [bucket, count, ...] pairs)."""
         self._add_counts(counts, by_status)
-        sketch.add_pairs(self.first_response, first_response)
-        sketch.add_pairs(self.resolution, resolution)
+        self.first_response.add_pairs(first_response)
+        self.resolution.add_pairs(resolution)
+
+    def add_block(self, row: Sequence[Any]) -> None:
+        """One department block as _BLOCKS reads it: each histogram in the dense form
+        (sketch.dense), or as pairs where the block has no dense form yet."""
+        self._add_counts(row[_COUNTS], row[12])
+        for histogram, dense, pairs in (
+            (self.first_response, row[13], row[14]),
+            (self.resolution, row[15], row[16]),
+        ):
+            if dense is None:
+                histogram.add_pairs(pairs)
+            else:
+                histogram.add_dense(dense)
 
     def absorb(self, other: _Sum) -> None:
         """Another sum (a department's or an officer's total of several)."""
         self._add_counts(other.counts, other.by_status)
-        _add(self.first_response, other.first_response)
-        _add(self.resolution, other.resolution)
+        self.first_response.absorb(other.first_response)
+        self.resolution.absorb(other.resolution)
 
     def _add_counts(self, counts: Sequence[int], by_status: Mapping[str, int]) -> None:
         mine = self.counts
@@ -131,8 +151,8 @@ class _Sum:
         _add(self.by_status, by_status)
 
 
-def _timing(count: int, histogram: Mapping[int, int], on_time: int, judged: int) -> Timing:
-    median, p90 = sketch.quantiles(histogram, QUANTILES)
+def _timing(count: int, histogram: sketch.Histogram, on_time: int, judged: int) -> Timing:
+    median, p90 = histogram.quantiles(QUANTILES)
     return Timing(
         count=count,
         median_hours=_hours(median),
@@ -190,7 +210,7 @@ async def compute(
         "starts": [day for _, day in cover],
     }
     for row in await session.execute(_BLOCKS, params):
-        _sum(by_department, row[0]).add(row[_COUNTS], row[12], row[13], row[14])
+        _sum(by_department, row[0]).add_block(row)
     by_officer: dict[str, _Sum] = {}
     if officers:
         by_officer = await _officers(session, departments, start, end)
@@ -217,7 +237,7 @@ async def _officers(
     }
     pairs: dict[tuple[str, uuid.UUID], _Sum] = {}
     for row in await session.execute(_OFFICER_CELLS, params):
-        _sum(pairs, (row[0], row[1])).add(row[_COUNTS], row[12], row[13], row[14])
+        _sum(pairs, (row[0], row[1])).add_cell(row[_COUNTS], row[12], row[13], row[14])
     by_officer: dict[str, _Sum] = {}
     for (_department, officer), total in pairs.items():
         _sum(by_officer, str(officer)).absorb(total)

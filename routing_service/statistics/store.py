@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from routing_service.statistics import sketch
 from routing_service.statistics.figures import COUNTS, Figures
 
 _FIGURES = (*COUNTS, "by_status", "first_response_histogram", "resolution_histogram")
@@ -23,6 +24,11 @@ _FIGURES = (*COUNTS, "by_status", "first_response_histogram", "resolution_histog
 _FIGURE_TYPES = {**dict.fromkeys(COUNTS, "int"), "by_status": "jsonb"} | dict.fromkeys(
     ("first_response_histogram", "resolution_histogram"), "text"
 )
+DENSE = {
+    "first_response_dense": "first_response_histogram",
+    "resolution_dense": "resolution_histogram",
+}
+"""The blocks' dense forms of their histograms, by the histogram each is derived from."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class Table:
 
     name: str
     key: tuple[tuple[str, str], ...]
+    dense: bool = False
+    """Whether rows also keep their histograms in the dense form (migration 0012)."""
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -47,21 +55,24 @@ class Table:
 
     @cached_property
     def select(self) -> TextClause:
-        """The rows of the keys given as one array per key column."""
+        """The rows of the keys given as one array per key column: their figures, not the
+        blocks' dense histograms (written from the figures, never read back by the fold)."""
+        names = ", ".join(f"c.{name}" for name in (*self.key_names, *_FIGURES))
         return text(
-            f"SELECT c.* FROM {self.name} c JOIN {self._unnest(self.key)} ON {self._match()}"  # noqa: S608
+            f"SELECT {names} FROM {self.name} c JOIN {self._unnest(self.key)} ON {self._match()}"  # noqa: S608
         )
 
     @cached_property
     def upsert(self) -> TextClause:
         """Insert or replace whole rows given as one array per column."""
-        columns = (*self.key, *_FIGURE_TYPES.items())
+        written = {**_FIGURE_TYPES, **(dict.fromkeys(DENSE, "bytea") if self.dense else {})}
+        columns = (*self.key, *written.items())
         names = ", ".join(name for name, _ in columns)
         values = ", ".join(
             f"CAST(k.{name} AS int[])" if name.endswith("_histogram") else f"k.{name}"
             for name, _ in columns
         )
-        updates = ", ".join(f"{name} = excluded.{name}" for name in _FIGURES)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in written)
         return text(
             f"INSERT INTO {self.name} ({names}) SELECT {values} FROM {self._unnest(columns)} "  # noqa: S608
             f"ON CONFLICT ({', '.join(self.key_names)}) DO UPDATE SET {updates}"
@@ -79,7 +90,9 @@ CELLS = Table(
     "statistics_daily", (("department_code", "text"), ("day", "date"), ("officer_key", "uuid"))
 )
 BLOCKS = Table(
-    "statistics_blocks", (("department_code", "text"), ("level", "int2"), ("start_day", "date"))
+    "statistics_blocks",
+    (("department_code", "text"), ("level", "int2"), ("start_day", "date")),
+    dense=True,
 )
 
 
@@ -101,7 +114,11 @@ async def add(session: AsyncSession, table: Table, deltas: Mapping[Any, Figures]
         if figures.submitted == 0:
             empty.append(key)
         else:
-            upserts.append(figures.as_row(dict(zip(table.key_names, key, strict=True))))
+            row = figures.as_row(dict(zip(table.key_names, key, strict=True)))
+            if table.dense:
+                for column, histogram in DENSE.items():
+                    row[column] = sketch.dense(getattr(figures, histogram))
+            upserts.append(row)
     if upserts:
         await session.execute(table.upsert, columns(upserts))
     if empty:

@@ -19,7 +19,17 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Integer, SmallInteger, String, func, text
+from sqlalchemy import (
+    BigInteger,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -103,7 +113,21 @@ class StatisticsBlock(_Figures, Base):
     daily cells, in the same transaction (migration 0011)."""
 
     __tablename__ = "statistics_blocks"
+    __table_args__ = (
+        # What the fold's tick has left to derive (rollup.densify): empty in steady state,
+        # so the check costs an index probe, not a scan of every block.
+        Index(
+            "ix_statistics_blocks_underived",
+            "level",
+            postgresql_where=text("first_response_dense IS NULL OR resolution_dense IS NULL"),
+        ),
+    )
 
     department_code: Mapped[str] = mapped_column(String(64), primary_key=True)
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     start_day: Mapped[date] = mapped_column(primary_key=True)
+    # The histograms again in the dense form that reads add up in C (sketch.Histogram), kept
+    # by the fold; NULL until derived, and whenever a writer that does not keep it wrote the
+    # row (migration 0012): reads then use the pairs.
+    first_response_dense: Mapped[bytes | None] = mapped_column(LargeBinary)
+    resolution_dense: Mapped[bytes | None] = mapped_column(LargeBinary)
