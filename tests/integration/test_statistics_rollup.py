@@ -185,14 +185,20 @@ def _random_columns(rng: random.Random, start: datetime, people: dict[str, Any])
     }
 
 
+async def _insert_random(
+    stack: Any, people: dict[str, Any], rng: random.Random, start: datetime, count: int
+) -> None:
+    async with stack.sessions() as session, session.begin():
+        for _ in range(count):
+            await _insert(session, people, **_random_columns(rng, start, people))
+
+
 async def test_random_requests_fold_to_the_exact_figures(
     stack: Any, people: dict[str, Any]
 ) -> None:
     rng = random.Random(7)
     start = datetime(2018, 1, 1, tzinfo=UTC)
-    async with stack.sessions() as session, session.begin():
-        for _ in range(150):
-            await _insert(session, people, **_random_columns(rng, start, people))
+    await _insert_random(stack, people, rng, start, 150)
     await _assert_rollup_is_exact(stack, start, start + timedelta(days=28))
     # Periods cut anywhere count only the days they cover, whichever day blocks add them up;
     # one period per level is exactly the block of that level holding the first request's
@@ -273,9 +279,7 @@ async def test_notes_taken_twice_or_for_every_request_count_each_request_once(
     start = datetime(2018, 5, 1, tzinfo=UTC)
     end = start + timedelta(days=28)
     rng = random.Random(11)
-    async with stack.sessions() as session, session.begin():
-        for _ in range(30):
-            await _insert(session, people, **_random_columns(rng, start, people))
+    await _insert_random(stack, people, rng, start, 30)
     await _assert_rollup_is_exact(stack, start, end)
     async with stack.sessions() as session, session.begin():
         await session.execute(
@@ -298,9 +302,7 @@ async def test_blocks_without_dense_histograms_are_read_from_their_pairs(
     start = datetime(2018, 7, 1, tzinfo=UTC)
     end = start + timedelta(days=28)
     rng = random.Random(12)
-    async with stack.sessions() as session, session.begin():
-        for _ in range(60):
-            await _insert(session, people, **_random_columns(rng, start, people))
+    await _insert_random(stack, people, rng, start, 60)
     await _assert_rollup_is_exact(stack, start, end)
 
     async def figures() -> Any:

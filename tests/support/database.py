@@ -6,8 +6,11 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.db_loader import load_into
@@ -29,6 +32,20 @@ async def drop_database(admin_url: str, name: str) -> None:
     async with engine.connect() as conn:
         await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await engine.dispose()
+
+
+@asynccontextmanager
+async def scratch_database(database_url: str, suffix: str) -> AsyncIterator[str]:
+    """An empty database beside `database_url`'s, named after it plus `suffix`, for a test
+    that migrates step by step; yields its URL and drops it on exit."""
+    url = make_url(database_url)
+    admin = url.set(database="postgres").render_as_string(hide_password=False)
+    name = f"{url.database}_{suffix}"
+    await create_database(admin, name)
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await drop_database(admin, name)
 
 
 async def migrate_and_load(database_url: str) -> None:
