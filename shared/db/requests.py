@@ -132,6 +132,14 @@ class Document(Base):
             "scan_status IN ('not_scanned', 'clean', 'infected', 'failed')",
             name="scan_status",
         ),
+        # What the re-scan has left, oldest first (intake_service/documents/rescan.py):
+        # empty in production once it has run, so it costs nothing to keep.
+        Index(
+            "ix_documents_not_scanned",
+            "created_at",
+            "id",
+            postgresql_where=text("scan_status = 'not_scanned'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
