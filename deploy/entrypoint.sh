@@ -19,6 +19,8 @@ Workers (port 9100 = METRICS_PORT: /healthz, /readyz, /metrics):
   webhook-worker   partners' webhooks
 One-off:
   migrate          alembic upgrade head, then load the service catalog
+Scheduled:
+  rescan           clamd's verdict for documents nobody scanned (CronJob, every 5 minutes)
 USAGE
 }
 
@@ -64,6 +66,9 @@ case "$process" in
     migrate)
         python -m alembic -c /app/alembic.ini upgrade head
         exec python -m services.db_loader "$@"
+        ;;
+    rescan)
+        exec python -m intake_service.documents.rescan "$@"
         ;;
     -h | --help | help)
         usage

@@ -1,7 +1,8 @@
 """The one list of Tawasul processes that deploy/ must package, run and deploy.
 
 The image's entrypoint must start each of them, and the manifests must run each one: a
-Deployment per HTTP process and worker, the migration Job for `migrate`.
+Deployment per HTTP process and worker, the migration Job for `migrate`, a CronJob for
+`rescan`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Role(StrEnum):
     api = "api"  # HTTP on port 8000 ("http"), behind a Service
     worker = "worker"  # arq worker; probes and /metrics on 9100 ("metrics"), no Service
     migration = "migration"  # the one-off Job
+    scheduled = "scheduled"  # a CronJob; no Redis, no Service, no probes
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,12 @@ PROCESSES: tuple[Process, ...] = (
             "python -m services.db_loader",
         ),
     ),
+    Process("rescan", Role.scheduled, ("python -m intake_service.documents.rescan",)),
 )
 
 HTTP_PROCESSES = tuple(p.name for p in PROCESSES if p.role is Role.api)
 WORKERS = tuple(p.name for p in PROCESSES if p.role is Role.worker)
 DEPLOYMENTS = HTTP_PROCESSES + WORKERS
 JOBS = tuple(p.name for p in PROCESSES if p.role is Role.migration)
+CRONJOBS = tuple(p.name for p in PROCESSES if p.role is Role.scheduled)
 BY_NAME = {p.name: p for p in PROCESSES}

@@ -33,7 +33,7 @@ CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 RECOMMENDED_LABELS = ("name", "instance", "component", "part-of", "version", "managed-by")
 INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
-HTTPS_CLIENTS = {"intake", "routing", "notify-worker", "otp-worker", "webhook-worker"}
+HTTPS_CLIENTS = {"intake", "rescan", "routing", "notify-worker", "otp-worker", "webhook-worker"}
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
 TMP = "/tmp"  # noqa: S108 - the path checked in manifests, not a file we write
 SECRET_LIKE = re.compile(
@@ -94,13 +94,20 @@ def one(objects: tuple[Obj, ...], kind: str, name: str) -> Obj:
     return found
 
 
+def pod_template(workload: Obj) -> Obj:
+    """A Deployment's or Job's pod template, or a CronJob's (one level deeper)."""
+    spec = workload["spec"]
+    template: Obj = (spec["jobTemplate"]["spec"] if "jobTemplate" in spec else spec)["template"]
+    return template
+
+
 def pod_spec(workload: Obj) -> Obj:
-    spec: Obj = workload["spec"]["template"]["spec"]
+    spec: Obj = pod_template(workload)["spec"]
     return spec
 
 
 def pod_labels(workload: Obj) -> dict[str, str]:
-    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+    labels: dict[str, str] = pod_template(workload)["metadata"]["labels"]
     return labels
 
 
@@ -137,7 +144,7 @@ def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bo
 
 
 def workloads(objects: tuple[Obj, ...]) -> Iterator[Obj]:
-    yield from (o for o in objects if o["kind"] in ("Deployment", "Job"))
+    yield from (o for o in objects if o["kind"] in ("Deployment", "Job", "CronJob"))
 
 
 def image_tag(image: str) -> str:

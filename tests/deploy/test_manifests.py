@@ -17,6 +17,7 @@ import pytest
 
 from tests.deploy.processes import (
     BY_NAME,
+    CRONJOBS,
     DEPLOYMENTS,
     HTTP_PROCESSES,
     JOBS,
@@ -116,6 +117,7 @@ def test_namespace_enforces_restricted_pod_security(objects: tuple[Obj, ...]) ->
 def test_one_deployment_per_long_running_process(objects: tuple[Obj, ...]) -> None:
     assert sorted(of_kind(objects, "Deployment")) == sorted(DEPLOYMENTS)
     assert sorted(of_kind(objects, "Job")) == sorted(JOBS)
+    assert sorted(of_kind(objects, "CronJob")) == sorted(CRONJOBS)
     for workload in workloads(objects):
         name = workload["metadata"]["name"]
         assert app_container(workload)["args"] == [name], f"{name}: args must name the process"
@@ -128,10 +130,10 @@ def test_one_deployment_per_long_running_process(objects: tuple[Obj, ...]) -> No
 
 
 @pytest.mark.parametrize("overlay_name", OVERLAYS)
-@pytest.mark.parametrize("name", DEPLOYMENTS + JOBS)
+@pytest.mark.parametrize("name", DEPLOYMENTS + JOBS + CRONJOBS)
 def test_workload_security(overlay_name: str, name: str) -> None:
     objects = render(overlay_name)
-    kind = "Job" if name in JOBS else "Deployment"
+    kind = "Job" if name in JOBS else "CronJob" if name in CRONJOBS else "Deployment"
     workload = one(objects, kind, name)
     spec = pod_spec(workload)
     where = f"{overlay_name} {kind}/{name}"

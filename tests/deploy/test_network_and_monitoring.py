@@ -9,10 +9,12 @@ from collections.abc import Mapping
 import promql_parser
 
 from tests.deploy.processes import (
+    BY_NAME,
     DEPLOY,
     HTTP_PROCESSES,
     ROOT,
     WORKERS,
+    Role,
 )
 from tests.deploy.rendering import (
     ALERTED_METRICS,
@@ -141,13 +143,19 @@ def test_network_policy_ingress(objects: tuple[Obj, ...]) -> None:
         assert allowed == expected, f"{name}: ingress allowed from {sorted(allowed)}"
 
 
+SCANNERS = {"intake", "rescan"}
+"""What talks to clamd (namespace clamav, port 3310)."""
+
+
 def test_network_policy_egress(objects: tuple[Obj, ...]) -> None:
     policies = of_kind(objects, "NetworkPolicy")
     for workload in workloads(objects):
         name = workload["metadata"]["name"]
         ports = allowed_egress_ports(objects, pod_labels(workload))
         assert {53, 5432} <= ports, f"{name}: DNS and Postgres egress"
-        assert (6379 in ports) == (name != "migrate"), f"{name}: Redis egress"
+        queue_user = BY_NAME[name].role in (Role.api, Role.worker)
+        assert (6379 in ports) == queue_user, f"{name}: Redis egress"
+        assert (3310 in ports) == (name in SCANNERS), f"{name}: clamd egress"
         assert (443 in ports) == (name in HTTPS_CLIENTS), f"{name}: HTTPS egress"
         assert (8000 in ports) == (name == "gateway"), f"{name}: egress to the services"
     dns = policies["dns-egress"]["spec"]["egress"][0]
