@@ -1,9 +1,11 @@
-"""A TCP forwarder a test can open and close, to make a dependency unreachable and back."""
+"""A TCP forwarder a test can open and close, to make a dependency unreachable and back, or
+reset every connection through it while it stays reachable."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 
 from devstack.ports import free_port
@@ -18,6 +20,11 @@ class TcpProxy:
         self.port = free_port()
         self._listener: socket.socket | None = None
         self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._live: set[socket.socket] = set()
+        self._aborted: set[socket.socket] = set()
+        self.resets = 0
+        """Connections reset so far (each counted once, whichever end)."""
 
     def open(self) -> None:
         """Start accepting connections."""
@@ -37,6 +44,20 @@ class TcpProxy:
             self._listener.close()
             self._listener = None
 
+    def reset(self) -> int:
+        """Abort every connection through the proxy with a TCP RST to both ends (SO_LINGER 0,
+        no FIN), as a flapping network or a restarted load balancer does; new connections are
+        still accepted. Returns how many connections were reset."""
+        with self._lock:
+            victims = list(self._live)
+            self._aborted.update(victims)
+        for end in victims:
+            with contextlib.suppress(OSError):
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                end.shutdown(socket.SHUT_RD)  # wakes its pump; the close there sends the RST
+        self.resets += len(victims) // 2
+        return len(victims) // 2
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -48,18 +69,24 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            with self._lock:
+                self._live.update((client, upstream))
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
         except OSError:
             pass
         finally:
+            with self._lock:
+                aborted = source in self._aborted or sink in self._aborted
+                self._live.difference_update((source, sink))
+                self._aborted.difference_update((source, sink))
             for end in (source, sink):
-                with contextlib.suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
+                if not aborted:  # a reset closes without FIN, so the peers see the RST
+                    with contextlib.suppress(OSError):
+                        end.shutdown(socket.SHUT_RDWR)
                 end.close()
