@@ -15,14 +15,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from devstack.clamd import EICAR, Clamd
+from devstack.clamd import Clamd
 from intake_service.documents import rescan
 from intake_service.documents.scanner import ClamdScanner
 from tests.conftest import ROOT
 from tests.support import files
 
 DRAFT = {"department_code": "visas", "service_code": "final_exit", "description": "Final exit"}
-EICAR_PDF = b"%PDF-1.4\n% " + EICAR + b"\n" + files.PDF[len(b"%PDF-1.4\n") :]
 OTHER_PDF = files.PDF.replace(b"%PDF-1.4", b"%PDF-1.5", 1)
 
 
@@ -72,7 +71,7 @@ async def test_unscanned_documents_get_clamds_verdict(
     client: httpx.AsyncClient, resident: Any, stack: Any, clamd: Clamd
 ) -> None:
     clean, infected, missing, altered = await _unscanned(
-        client, resident, files.PDF, EICAR_PDF, OTHER_PDF, files.PDF + b"\n%x"
+        client, resident, files.PDF, files.EICAR_PDF, OTHER_PDF, files.PDF + b"\n%x"
     )
     store = stack.intake.state.store
     await store.delete((await _status(stack, missing))[2])

@@ -11,14 +11,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from devstack.clamd import EICAR, Clamd
+from devstack.clamd import Clamd
 from intake_service.documents.errors import ScannerUnavailable
 from intake_service.documents.scanner import ClamdScanner
 from tests.support import files
 
 DRAFT = {"department_code": "visas", "service_code": "final_exit", "description": "Final exit"}
-# A well-formed PDF that carries the EICAR test string in a comment.
-EICAR_PDF = b"%PDF-1.4\n% " + EICAR + b"\n" + files.PDF[len(b"%PDF-1.4\n") :]
 
 
 @pytest.fixture
@@ -79,7 +77,7 @@ async def test_eicar_is_refused_and_nothing_is_kept(
     client: httpx.AsyncClient, resident: Any, stack: Any, scanning: Clamd
 ) -> None:
     request_id = await _draft(client, resident)
-    response = await _upload(client, resident, request_id, EICAR_PDF)
+    response = await _upload(client, resident, request_id, files.EICAR_PDF)
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "document_rejected"

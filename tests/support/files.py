@@ -5,7 +5,12 @@ from __future__ import annotations
 import struct
 import zlib
 
+from devstack.clamd import EICAR
+
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+# A well-formed PDF that carries the EICAR test string in a comment: passes the content
+# rules, and clamd (devstack/clamd.py's signatures) calls it infected.
+EICAR_PDF = b"%PDF-1.4\n% " + EICAR + b"\n" + PDF[len(b"%PDF-1.4\n") :]
 # SOI, a JFIF APP0, a 1×1 greyscale frame header (SOF0), EOI: enough for the header checks.
 JPEG = (
     b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
