@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from routing_service.statistics import blocks, sketch, store
+from routing_service.statistics import blocks, store
 from routing_service.statistics.figures import (
     Cell,
     Contribution,
@@ -88,8 +88,7 @@ DENSIFY_BATCH = 2_000
 """Blocks given their dense histograms per call: ~0.1 ms of Python each."""
 _UNDERIVED = text(
     """
-    SELECT department_code, level, start_day, first_response_histogram, resolution_histogram
-    FROM statistics_blocks
+    SELECT * FROM statistics_blocks
     WHERE first_response_dense IS NULL OR resolution_dense IS NULL
     LIMIT :limit
     """
@@ -159,14 +158,13 @@ async def densify(session: AsyncSession, limit: int = DENSIFY_BATCH) -> int:
         rows = (await session.execute(_UNDERIVED, {"limit": limit})).mappings().all()
         if not rows:
             return 0
-        derived = []
-        for row in rows:
-            block = {name: row[name] for name in store.BLOCKS.key_names}
-            for column, histogram in store.DENSE.items():
-                counts: dict[int, int] = {}
-                sketch.add_pairs(counts, row[histogram])
-                block[column] = sketch.dense(counts)
-            derived.append(block)
+        derived = [
+            {
+                **{name: row[name] for name in store.BLOCKS.key_names},
+                **store.dense_forms(Figures.from_row(row)),
+            }
+            for row in rows
+        ]
         await session.execute(_DERIVE, store.columns(derived))
         return len(derived)
 

@@ -44,8 +44,7 @@ async def _write(conn: AsyncConnection, table: store.Table, blocks: dict[Any, Fi
     for key, figures in blocks.items():
         row = figures.as_row(dict(zip(table.key_names, key, strict=True)))
         if table.dense:
-            for column, histogram in store.DENSE.items():
-                row[column] = sketch.dense(getattr(figures, histogram))
+            row.update(store.dense_forms(figures))
         rows.append(row)
     await conn.execute(table.upsert, store.columns(rows))
 
