@@ -1,15 +1,19 @@
 """Figures sampled while a fault scenario runs: how far the outbox fell behind, how many
-Postgres connections the stack held, and each process's memory (checklist #40)."""
+Postgres connections the stack held, Redis's memory, and each process's (checklist #40)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from tests.chaos.baselines import Sample
 from tests.chaos.cluster import Cluster
 
 _SAMPLE = """
@@ -38,6 +42,7 @@ class Figures:
     connections: list[int] = field(default_factory=list)
     rss_start: dict[str, float] = field(default_factory=dict)
     rss_end: dict[str, float] = field(default_factory=dict)
+    samples: list[Sample] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """For the report."""
@@ -93,17 +98,46 @@ class Monitor:
 
     async def _loop(self) -> None:
         url = self.cluster.database_url.replace("+asyncpg", "")
-        while not self._stop.is_set():
-            try:
-                connection = await asyncpg.connect(url, timeout=2)
-                try:
-                    row = await connection.fetchrow(_SAMPLE)
-                finally:
-                    await connection.close()
-            except (OSError, asyncpg.PostgresError, TimeoutError):
-                row = None  # Postgres is down: the fault itself, not a figure
-            if row is not None:
+        redis = Redis.from_url(self.cluster.redis.url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            while not self._stop.is_set():
+                at = time.monotonic()
+                row = await _postgres(url)
+                redis_bytes = await _redis_memory(redis)
                 figures = self.figures
-                figures.oldest_pending_seconds = max(figures.oldest_pending_seconds, row[0])
-                figures.connections.append(int(row[1]) - 1)  # without this sampler's own
-            await asyncio.sleep(self.interval)
+                if row is not None:
+                    figures.oldest_pending_seconds = max(figures.oldest_pending_seconds, row[0])
+                    figures.connections.append(int(row[1]) - 1)  # without this sampler's own
+                figures.samples.append(
+                    Sample(
+                        at,
+                        oldest_pending=None if row is None else float(row[0]),
+                        connections=None if row is None else int(row[1]) - 1,
+                        redis_bytes=redis_bytes,
+                    )
+                )
+                await asyncio.sleep(self.interval)
+        finally:
+            await redis.aclose()
+
+
+async def _postgres(url: str) -> asyncpg.Record | None:
+    """The outbox's oldest pending row and the connection count; None while Postgres is down
+    (the fault itself, not a figure)."""
+    try:
+        connection = await asyncpg.connect(url, timeout=2)
+        try:
+            return await connection.fetchrow(_SAMPLE)
+        finally:
+            await connection.close()
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
+
+
+async def _redis_memory(redis: Redis) -> int | None:
+    """Redis's used_memory in bytes; None while it is down or frozen."""
+    try:
+        info = await redis.info("memory")
+    except (OSError, RedisError, TimeoutError):
+        return None
+    return int(info["used_memory"])

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from tests.chaos import baselines
 from tests.chaos.cluster import Cluster
 from tests.chaos.history import Call, History, Invariants, check
 from tests.chaos.monitor import Figures, Monitor
@@ -130,6 +131,7 @@ class Report:
     seconds: float = 0.0
     settle_seconds: float = 0.0
     latency: list[str] = field(default_factory=list)
+    baselines: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """What `make soak` prints."""
@@ -157,6 +159,7 @@ class Report:
             )
         out.extend(self.latency)
         out.extend(self.monitor.lines() if self.monitor else [])
+        out.extend(self.baselines)
         violations = inv.violations()
         out.append("invariants: " + ("all hold" if not violations else ", ".join(violations)))
         return out
@@ -362,6 +365,7 @@ def run(cluster: Cluster, plan_: Plan, history: History) -> Report:
     )
     report.latency = _percentiles(history)
     _recovery(report, history, cluster)
+    report.baselines = _baselines(report, history, cluster)
     for client in clients:
         client.http.close()
     return report
@@ -382,6 +386,46 @@ def _recovery(report: Report, history: History, cluster: Cluster) -> None:
             if history.acknowledged[request_id] < record.ended and nid in first_sms
         ]
         record.sms_recovery = max(0.0, max(before) - record.ended) if before else None
+
+
+def _baselines(report: Report, history: History, cluster: Cluster) -> list[str]:
+    """Checklist #40's baselines for this run (tests/chaos/baselines.py)."""
+    monitor = report.monitor or Figures()
+
+    def spans(*ops: str) -> list[tuple[float, float]]:
+        return [
+            (c.started, c.ended)
+            for c in history.calls
+            if c.op in ops and c.status is not None and 200 <= c.status < 300
+        ]
+
+    found = baselines.verdicts(
+        reads=spans("read"),
+        submissions=spans("submit"),
+        lags=run_sync(_outbox_lags(cluster)),
+        samples=monitor.samples,
+        faults=[baselines.Window(f.kind, f.began, f.ended) for f in report.faults],
+        rss_start=monitor.rss_start,
+        rss_end=monitor.rss_end,
+    )
+    return baselines.lines(found)
+
+
+_LAGS = """
+SELECT extract(epoch FROM created_at)::float8, extract(epoch FROM done_at)::float8
+FROM outbox WHERE status = 'done' AND done_at IS NOT NULL
+"""
+
+
+async def _outbox_lags(cluster: Cluster) -> list[tuple[float, float]]:
+    """Each settled outbox row's (owed, done), moved onto time.monotonic()'s clock."""
+    connection = await asyncpg.connect(cluster.database_url.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch(_LAGS)
+    finally:
+        await connection.close()
+    shift = time.time() - time.monotonic()
+    return [(row[0] - shift, row[1] - shift) for row in rows]
 
 
 _OWED = "SELECT id::text, request_id::text FROM notifications WHERE request_id = ANY($1::uuid[])"
