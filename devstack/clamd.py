@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from devstack.ports import free_ports
+
 # The standard antivirus test file (eicar.org); every scanner reports it, nothing runs it.
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 SIGNATURE = "Tawasul.Test.EICAR"
@@ -28,18 +30,33 @@ INSTALL_HINT = (
 )
 
 
-class Clamd:
-    """clamd in the foreground on a unix socket in a temporary directory."""
+LOCAL_SETTINGS = frozenset(
+    {"DatabaseDirectory", "TemporaryDirectory", "TCPSocket", "LocalSocket", "LogFile"}
+)
+"""What `Clamd(config=...)` sets itself: where its files are and which port it listens on."""
 
-    def __init__(self, *, stream_max_length: str = "16M") -> None:
+
+class Clamd:
+    """clamd in the foreground on a unix socket in a temporary directory.
+
+    With `config` (a clamd.conf, e.g. the one deploy/k8s/clamav ships), clamd runs on that
+    file instead, with only LOCAL_SETTINGS replaced: the test signatures, a temporary
+    directory and log, and a free TCP port on the file's own TCPAddr."""
+
+    def __init__(self, *, stream_max_length: str = "16M", config: Path | None = None) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="tawasul-clamd-"))
         self.socket = self.directory / "clamd.sock"
         self.stream_max_length = stream_max_length
+        self.base_config = config
+        self.port: int | None = None
+        self.config_file = self.directory / "clamd.conf"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
         """What CLAMD_ADDRESS would be set to."""
+        if self.port is not None:
+            return f"127.0.0.1:{self.port}"
         return str(self.socket)
 
     def _configure(self) -> Path:
@@ -48,7 +65,9 @@ class Clamd:
         digest = hashlib.md5(EICAR).hexdigest()  # noqa: S324 - the .hdb format is MD5
         (database / "tawasul-test.hdb").write_text(f"{digest}:{len(EICAR)}:{SIGNATURE}\n")
         (database / "tawasul-test.ndb").write_text(f"{SIGNATURE}.Embedded:0:*:{EICAR.hex()}\n")
-        config = self.directory / "clamd.conf"
+        config = self.config_file
+        if self.base_config is not None:
+            return self._configure_from(self.base_config, database)
         config.write_text(
             "\n".join(
                 [
@@ -68,11 +87,31 @@ class Clamd:
         )
         return config
 
+    def _configure_from(self, base: Path, database: Path) -> Path:
+        kept = [
+            line
+            for line in base.read_text().splitlines()
+            if line.strip() and not line.startswith("#") and line.split()[0] not in LOCAL_SETTINGS
+        ]
+        temporary = self.directory / "tmp"
+        temporary.mkdir()
+        (self.port,) = free_ports(1)
+        local = [
+            f"DatabaseDirectory {database}",
+            f"TemporaryDirectory {temporary}",
+            f"TCPSocket {self.port}",
+            f"LogFile {self.directory / 'clamd.log'}",
+        ]
+        self.config_file.write_text("\n".join([*kept, *local, ""]))
+        return self.config_file
+
     def _pong(self) -> bool:
         try:
-            with socket.socket(socket.AF_UNIX) as client:
+            family = socket.AF_UNIX if self.port is None else socket.AF_INET
+            target = str(self.socket) if self.port is None else ("127.0.0.1", self.port)
+            with socket.socket(family) as client:
                 client.settimeout(1)
-                client.connect(str(self.socket))
+                client.connect(target)
                 client.sendall(b"zPING\x00")
                 return client.recv(16).startswith(b"PONG")
         except OSError:
