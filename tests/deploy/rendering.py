@@ -71,17 +71,23 @@ def kubectl() -> str:
 
 
 @functools.cache
-def render(overlay: str) -> tuple[Obj, ...]:
-    """Every object of an overlay, as `kubectl kustomize` renders it (cached; do not mutate)."""
+def render_directory(directory: Path) -> tuple[Obj, ...]:
+    """Every object `kubectl kustomize <directory>` renders (cached; do not mutate)."""
     result = subprocess.run(
-        [kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
+        [kubectl(), "kustomize", str(directory)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert result.returncode == 0, f"kubectl kustomize overlays/{overlay}:\n{result.stderr}"
+    where = directory.relative_to(DEPLOY.parent)
+    assert result.returncode == 0, f"kubectl kustomize {where}:\n{result.stderr}"
     return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def render(overlay: str) -> tuple[Obj, ...]:
+    """Every object of an overlay, as `kubectl kustomize` renders it (cached; do not mutate)."""
+    return render_directory(K8S / "overlays" / overlay)
 
 
 def of_kind(objects: tuple[Obj, ...], kind: str) -> dict[str, Obj]:

@@ -8,14 +8,12 @@ it finds EICAR, refuses a stream over its limit, and answers the probes' PING.
 from __future__ import annotations
 
 import asyncio
-import functools
 import shutil
 import subprocess
 from pathlib import Path
 
 import kubernetes_validate.utils as kv  # type: ignore[import-untyped]
 import pytest
-import yaml
 
 from devstack.clamd import Clamd
 from intake_service.documents.errors import ScannerUnavailable
@@ -27,12 +25,12 @@ from tests.deploy.rendering import (
     NAMESPACES,
     PRIVATE_RANGES,
     Obj,
-    kubectl,
     of_kind,
     one,
     pod_labels,
     pod_spec,
     render,
+    render_directory,
     selects,
     workloads,
 )
@@ -45,18 +43,9 @@ CONFIG_DIR = "/etc/clamav"
 SCANNING_CLIENTS = {"intake", "rescan"}
 
 
-@functools.cache
 def rendered() -> tuple[Obj, ...]:
     """deploy/k8s/clamav as `kubectl kustomize` renders it (cached; do not mutate)."""
-    result = subprocess.run(
-        [kubectl(), "kustomize", str(CLAMAV)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"kubectl kustomize deploy/k8s/clamav:\n{result.stderr}"
-    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+    return render_directory(CLAMAV)
 
 
 def deployment() -> Obj:
