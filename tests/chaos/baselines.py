@@ -12,13 +12,17 @@ change that slows the system under faults shows up in the soak's report:
 
 "Outside faults" leaves out what overlapped a fault or the RECOVERY_GRACE after it: during a
 fault the answer is a documented 503 or a wait, and the recovery times are reported apart.
+Memory, connections and Redis are judged after warm-up: the median of the last third of the
+quiet readings against the middle third's. Pools fill and caches warm in the first minutes
+and then level off; a leak keeps growing. The growth from the start is printed beside it.
 """
 
 from __future__ import annotations
 
+import functools
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 READ_P95_MS = 300.0
 SUBMIT_P95_MS = 800.0
@@ -48,6 +52,8 @@ class Sample:
     oldest_pending: float | None = None
     connections: int | None = None
     redis_bytes: int | None = None
+    rss: dict[str, float] = field(default_factory=dict)
+    """Resident memory of each process of the stack, MiB, by name."""
 
 
 @dataclass(frozen=True)
@@ -130,40 +136,76 @@ def outbox_after_faults(samples: Sequence[Sample], faults: Sequence[Window]) -> 
     return verdicts
 
 
-def _quiet_readings(samples: Sequence[Sample], faults: Sequence[Window], field: str) -> list[float]:
-    """The readings of `field` taken outside faults, in order."""
-    return [
-        float(value)
-        for s in samples
-        if (value := getattr(s, field)) is not None and quiet(s.at, s.at, faults)
-    ]
+def _quiet_readings(
+    samples: Sequence[Sample], faults: Sequence[Window], read: Callable[[Sample], float | None]
+) -> list[float]:
+    """What `read` takes from each sample outside faults, where it has a reading."""
+    found = []
+    for sample in samples:
+        value = read(sample)
+        if value is not None and quiet(sample.at, sample.at, faults):
+            found.append(float(value))
+    return found
+
+
+def _thirds(readings: Sequence[float]) -> tuple[float, float, float] | None:
+    """Medians of the first, middle and last third of the readings (None: under three)."""
+    third = len(readings) // 3
+    if third == 0:
+        return None
+    first, middle, last = (
+        readings[:third],
+        readings[third : len(readings) - third],
+        readings[-third:],
+    )
+    return statistics.median(first), statistics.median(middle), statistics.median(last)
 
 
 def steady(
     name: str, readings: Sequence[float], growth: float, unit: str, *, slack: float = 0.0
 ) -> Verdict:
     """Whether the median of the last third of the readings stayed within `growth` (plus
-    `slack` units) of the median of the first third: a leak grows, a warm pool does not."""
-    baseline = f"last third ≤ first third + {growth:.0%}"
-    if len(readings) < 3:
+    `slack` units) of the middle third's: a warm pool levels off, a leak does not."""
+    baseline = f"last third ≤ middle third + {growth:.0%}"
+    thirds = _thirds(readings)
+    if thirds is None:
         return Verdict(name, f"{len(readings)} readings", baseline, None)
-    third = len(readings) // 3
-    first = statistics.median(readings[:third])
-    last = statistics.median(readings[-third:])
+    first, middle, last = thirds
     unit = f" {unit}" if unit else ""
-    measured = f"median {first:.0f}{unit} in the first third, {last:.0f}{unit} in the last"
-    return Verdict(name, measured, baseline, last <= first * (1 + growth) + slack)
+    measured = f"median {first:.0f} → {middle:.0f} → {last:.0f}{unit} by thirds"
+    return Verdict(name, measured, baseline, last <= middle * (1 + growth) + slack)
 
 
-def memory(start: Mapping[str, float], end: Mapping[str, float]) -> Verdict:
-    """Each process's resident memory at the start of the load and at the end."""
-    baseline = f"growth < {MEMORY_GROWTH:.0%}"
-    grown = {name: end[name] / start[name] - 1 for name in end if start.get(name)}
-    if not grown:
+def _rss(process: str, sample: Sample) -> float | None:
+    return sample.rss.get(process)
+
+
+def memory(
+    samples: Sequence[Sample],
+    faults: Sequence[Window],
+    start: Mapping[str, float],
+    end: Mapping[str, float],
+) -> Verdict:
+    """Each process's resident memory after warm-up (middle to last third), with the growth
+    from the start of the load to its end beside it."""
+    baseline = f"growth after warm-up < {MEMORY_GROWTH:.0%}"
+    later: dict[str, float] = {}
+    for process in sorted({name for s in samples for name in s.rss}):
+        thirds = _thirds(_quiet_readings(samples, faults, functools.partial(_rss, process)))
+        if thirds is not None:
+            later[process] = thirds[2] / thirds[1] - 1
+    overall = {name: end[name] / start[name] - 1 for name in end if start.get(name)}
+    if not later:
         return Verdict("process memory", "no reading", baseline, None)
-    worst = max(grown, key=lambda name: grown[name])
-    measured = f"most growth {worst} {start[worst]:.0f}→{end[worst]:.0f} MiB ({grown[worst]:+.0%})"
-    return Verdict("process memory", measured, baseline, grown[worst] < MEMORY_GROWTH)
+    worst = max(later, key=lambda name: later[name])
+    measured = f"most growth after warm-up {worst} {later[worst]:+.0%}"
+    if overall:
+        most = max(overall, key=lambda name: overall[name])
+        measured += (
+            f"; from start to end {most} {start[most]:.0f}→{end[most]:.0f} MiB "
+            f"({overall[most]:+.0%})"
+        )
+    return Verdict("process memory", measured, baseline, later[worst] < MEMORY_GROWTH)
 
 
 def verdicts(
@@ -177,16 +219,16 @@ def verdicts(
     rss_end: Mapping[str, float],
 ) -> list[Verdict]:
     """Every baseline of checklist #40 for one run."""
-    redis_mib = [b / 2**20 for b in _quiet_readings(samples, faults, "redis_bytes")]
+    redis_mib = [b / 2**20 for b in _quiet_readings(samples, faults, lambda s: s.redis_bytes)]
     return [
         latency("reads", reads, faults, READ_P95_MS),
         latency("submissions", submissions, faults, SUBMIT_P95_MS),
         queue_lag(lags, faults),
         *outbox_after_faults(samples, faults),
-        memory(rss_start, rss_end),
+        memory(samples, faults, rss_start, rss_end),
         steady(
             "Postgres connections",
-            _quiet_readings(samples, faults, "connections"),
+            _quiet_readings(samples, faults, lambda s: s.connections),
             CONNECTIONS_GROWTH,
             "",
             slack=1,

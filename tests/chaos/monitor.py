@@ -75,7 +75,7 @@ class Monitor:
 
     def _rss(self) -> dict[str, float]:
         found = {}
-        for name, proc in self.cluster.stack.supervisor.procs.items():
+        for name, proc in list(self.cluster.stack.supervisor.procs.items()):
             mib = rss_mib(proc.pid) if proc.poll() is None else None
             if mib is not None:
                 found[name] = mib
@@ -114,6 +114,7 @@ class Monitor:
                         oldest_pending=None if row is None else float(row[0]),
                         connections=None if row is None else int(row[1]) - 1,
                         redis_bytes=redis_bytes,
+                        rss=self._rss(),
                     )
                 )
                 await asyncio.sleep(self.interval)

@@ -58,21 +58,37 @@ def test_outbox_age_is_judged_from_each_faults_end_to_the_next() -> None:
     assert [v.within for v in none] == [None]
 
 
-def test_steady_tells_a_leak_from_a_level() -> None:
-    level = [20.0, 24.0, 22.0, 23.0, 22.0, 24.0]
-    assert baselines.steady("connections", level, 0.1, "", slack=1).within is True
-    leak = [20.0, 21.0, 30.0, 35.0, 40.0, 45.0]
+def test_steady_tells_a_leak_from_a_pool_that_filled() -> None:
+    filled = [12.0, 20.0, 26.0, 33.0, 34.0, 35.0, 34.0, 35.0, 35.0]  # warm-up, then level
+    verdict = baselines.steady("connections", filled, 0.1, "", slack=1)
+    assert verdict.within is True
+    assert verdict.measured == "median 20 → 34 → 35 by thirds"
+    leak = [20.0, 21.0, 22.0, 30.0, 33.0, 36.0, 45.0, 50.0, 55.0]
     assert baselines.steady("connections", leak, 0.1, "", slack=1).within is False
-    assert baselines.steady("connections", [1.0], 0.1, "").within is None
+    assert baselines.steady("connections", [1.0, 2.0], 0.1, "").within is None
 
 
-def test_memory_reports_the_process_that_grew_most() -> None:
-    verdict = baselines.memory(
-        {"gateway": 100.0, "intake": 100.0}, {"gateway": 105.0, "intake": 130.0}
-    )
+def _memory_samples(curve: dict[str, list[float]]) -> list[Sample]:
+    length = len(next(iter(curve.values())))
+    return [
+        Sample(200.0 + t, rss={name: values[t] for name, values in curve.items()})
+        for t in range(length)
+    ]
+
+
+def test_memory_is_judged_after_warm_up_with_the_growth_from_the_start_beside() -> None:
+    warm = [100.0, 110.0, 116.0, 118.0, 119.0, 119.0, 119.0, 120.0, 119.0]  # +19 %, then level
+    steady_worker = [90.0] * 9
+    samples = _memory_samples({"notify-worker": warm, "gateway": steady_worker})
+    verdict = baselines.memory(samples, [FAULT], {"notify-worker": 100.0}, {"notify-worker": 119.0})
+    assert verdict.within is True
+    assert "notify-worker 100→119 MiB (+19%)" in verdict.measured
+    leaking = [100.0, 104.0, 108.0, 112.0, 116.0, 120.0, 124.0, 128.0, 132.0]
+    samples = _memory_samples({"notify-worker": leaking, "gateway": steady_worker})
+    verdict = baselines.memory(samples, [FAULT], {}, {})
     assert verdict.within is False
-    assert "intake 100→130 MiB (+30%)" in verdict.measured
-    assert baselines.memory({}, {"gateway": 1.0}).within is None
+    assert "most growth after warm-up notify-worker +" in verdict.measured
+    assert baselines.memory([], [FAULT], {}, {}).within is None
 
 
 def test_the_section_names_every_baseline_over() -> None:
@@ -80,7 +96,7 @@ def test_the_section_names_every_baseline_over() -> None:
         reads=[(0.0, 0.5)] * 10,
         submissions=[(0.0, 0.1)] * 10,
         lags=[(0.0, 1.0)] * 10,
-        samples=[Sample(float(t), 0.0, 10, 2**20) for t in range(200, 230)],
+        samples=[Sample(float(t), 0.0, 10, 2**20, {"gateway": 100.0}) for t in range(200, 230)],
         faults=[FAULT],
         rss_start={"gateway": 100.0},
         rss_end={"gateway": 101.0},
