@@ -26,8 +26,9 @@ async def create_resident_draft(
 ) -> Created:
     """The same Idempotency-Key with the same body returns the request it created first."""
     key = drafts.check_idempotency_key(idempotency_key)
-    fingerprint = drafts.body_fingerprint(body)
-    if key:
+    # Only a call with a key is compared with an earlier one; without, nothing to hash.
+    fingerprint = drafts.body_fingerprint(body) if key else None
+    if key and fingerprint:
         async with db.read() as session:
             existing = await drafts.replay(session, resident_id, key, fingerprint)
             if existing is not None:
@@ -40,7 +41,7 @@ async def create_resident_draft(
         faults.point("intake.draft.after_commit")
         return Created(created, replayed=False)
     except asyncpg.UniqueViolationError:
-        if not key:
+        if not key or not fingerprint:
             raise
     # A concurrent call with the same key won the race: answer with what it created.
     async with db.read() as session:

@@ -104,7 +104,7 @@ async def file_draft(
     body: CreateRequestIn,
     *,
     idempotency_key: str | None,
-    fingerprint: str,
+    fingerprint: str | None,
 ) -> RequestOut:
     """A resident's new draft written in one statement (see repository.insert_draft), and the
     view the resident gets back, built from what that statement returned.
