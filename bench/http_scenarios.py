@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import statistics
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -77,38 +78,77 @@ def ratio(numerator: float, denominator: float, target: float) -> dict[str, Any]
     return {"value": round(value, 3), "target": target, "met": value >= target}
 
 
+def paired_ratio(
+    figures: Mapping[str, Any], numerator: str, denominator: str, target: float
+) -> dict[str, Any]:
+    """A target as the median of each round's ratio between two scenarios run side by side.
+
+    A shared VM's speed drifts by half within minutes; two scenarios measured seconds apart
+    in the same round see the same machine, so their ratio does not carry the drift that a
+    ratio of medians taken minutes apart does. Both are kept in the figures."""
+    rounds = [
+        top / bottom if bottom else 0.0
+        for top, bottom in zip(
+            figures[numerator]["per_run"], figures[denominator]["per_run"], strict=True
+        )
+    ]
+    value = statistics.median(rounds)
+    medians = ratio(
+        figures[numerator]["requests_per_second"]["median"],
+        figures[denominator]["requests_per_second"]["median"],
+        target,
+    )
+    return {
+        "value": round(value, 3),
+        "target": target,
+        "met": value >= target,
+        "rounds": [round(r, 3) for r in rounds],
+        "ratio_of_medians": medians["value"],
+    }
+
+
 def measure(
     scenarios: Mapping[str, Scenario],
     seconds: int,
     repeats: int,
     pids: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Run each scenario `repeats` times, one after another, and summarise.
+    """Run the scenarios in `repeats` rounds, each scenario once per round in the given
+    order, and summarise each over its rounds.
 
-    With `pids`, each process's CPU time per request is recorded too: the steadier figure
-    on a shared machine, and the one the capacity plan divides cores by."""
-    out: dict[str, Any] = {}
-    for label, scenario in scenarios.items():
-        print(f"[bench] {label} ({repeats} × {seconds}s)", flush=True)
-        before = {name: cpu_seconds(pid) for name, pid in (pids or {}).items()}
-        runs = [
-            wrk.run(
-                scenario.url,
-                seconds=seconds,
-                headers=scenario.headers,
-                method=scenario.method,
-                body=scenario.body,
-                script=scenario.script,
+    Rounds rather than one scenario's repeats back to back: a pair compared by a target
+    (listed next to each other) is then measured seconds apart in every round, and
+    `paired_ratio` divides within a round. With `pids`, each process's CPU time per request
+    is recorded too: the steadier figure on a shared machine, and the one the capacity plan
+    divides cores by."""
+    runs: dict[str, list[wrk.Sample]] = {label: [] for label in scenarios}
+    spent: dict[str, dict[str, float]] = {label: {} for label in scenarios}
+    for round_number in range(1, repeats + 1):
+        for label, scenario in scenarios.items():
+            print(f"[bench] {label} (round {round_number} of {repeats}, {seconds}s)", flush=True)
+            before = {name: cpu_seconds(pid) for name, pid in (pids or {}).items()}
+            runs[label].append(
+                wrk.run(
+                    scenario.url,
+                    seconds=seconds,
+                    headers=scenario.headers,
+                    method=scenario.method,
+                    body=scenario.body,
+                    script=scenario.script,
+                )
             )
-            for _ in range(repeats)
-        ]
-        out[label] = wrk.summary(runs)
-        served = sum(r.requests_per_second for r in runs) * seconds
+            for name, pid in (pids or {}).items():
+                used = cpu_seconds(pid) - before[name]
+                spent[label][name] = spent[label].get(name, 0.0) + used
+    out: dict[str, Any] = {}
+    for label, samples in runs.items():
+        out[label] = wrk.summary(samples)
+        out[label]["per_run"] = [round(r.requests_per_second, 1) for r in samples]
+        served = sum(r.requests_per_second for r in samples) * seconds
         if pids and served:
-            spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
             out[label]["cpu_ms_per_request"] = {
                 name: round(used / served * 1000, 3)
-                for name, used in spent.items()
+                for name, used in spent[label].items()
                 if used / (seconds * repeats) > 0.02  # ignore processes that sat idle
             }
     return out

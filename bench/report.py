@@ -67,7 +67,11 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for name, target in report["targets"].items():
         verdict = "met" if target.get("met") else "**NOT MET**"
-        lines.append(f"| {name} | {target.get('value')} | {target.get('rule', '')} | {verdict} |")
+        value = f"{target.get('value')}"
+        if "rounds" in target:
+            rounds = ", ".join(f"{r}" for r in target["rounds"])
+            value += f" (rounds {rounds}; ratio of medians {target['ratio_of_medians']})"
+        lines.append(f"| {name} | {value} | {target.get('rule', '')} | {verdict} |")
     throughput = {k: v for k, v in report["figures"].items() if "requests_per_second" in v}
     if throughput:
         lines += [
