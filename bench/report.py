@@ -78,8 +78,8 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             "## Throughput (wrk, 64 connections)",
             "",
-            "| scenario | req/s min / median / max | p50 ms | p99 ms | non-2xx | errors "
-            "| CPU ms per request |",
+            "| scenario | req/s served (2xx, 3xx) min / median / max | p50 ms | p99 ms "
+            "| non-2xx | errors | CPU ms per request |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for label, data in throughput.items():

@@ -17,7 +17,8 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 @dataclass(frozen=True)
 class Sample:
-    """One wrk run."""
+    """One wrk run. `requests_per_second` counts the answers that succeeded (2xx and 3xx): a
+    503 from a server shedding load is not a request served."""
 
     requests_per_second: float
     p50_ms: float
@@ -70,17 +71,19 @@ def run(
             [*argv, url], capture_output=True, text=True, check=True, timeout=seconds + 30
         ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    answered = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s*50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s*99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
+    refused = int(non_2xx.group(1)) if non_2xx else 0
     return Sample(
-        requests_per_second=rps,
+        requests_per_second=rps * (answered - refused) / answered if answered else 0.0,
         p50_ms=p50,
         p99_ms=p99,
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        non_2xx=refused,
         errors=sum(int(g) for g in errors.groups()) if errors else 0,
     )
 
