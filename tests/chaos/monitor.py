@@ -36,21 +36,31 @@ def rss_mib(pid: int) -> float | None:
 
 @dataclass
 class Figures:
-    """Maxima and end values of what the monitor saw."""
+    """What the monitor saw: every reading, and each process's memory at start and end."""
 
-    oldest_pending_seconds: float = 0.0
-    connections: list[int] = field(default_factory=list)
     rss_start: dict[str, float] = field(default_factory=dict)
     rss_end: dict[str, float] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
 
+    @property
+    def oldest_pending_seconds(self) -> float:
+        """The oldest pending outbox row at any reading (0 when there was none)."""
+        ages = [s.oldest_pending for s in self.samples if s.oldest_pending is not None]
+        return max(ages, default=0.0)
+
+    @property
+    def connections(self) -> list[int]:
+        """The stack's Postgres connections at each reading Postgres answered."""
+        return [s.connections for s in self.samples if s.connections is not None]
+
     def lines(self) -> list[str]:
         """For the report."""
         out = [f"oldest pending outbox row at any time: {self.oldest_pending_seconds:.1f} s"]
-        if self.connections:
+        connections = self.connections
+        if connections:
             out.append(
-                f"Postgres connections: first {self.connections[0]}, "
-                f"most {max(self.connections)}, last {self.connections[-1]}"
+                f"Postgres connections: first {connections[0]}, "
+                f"most {max(connections)}, last {connections[-1]}"
             )
         if self.rss_end:
             worst = max(self.rss_end, key=lambda name: self.rss_end[name])
@@ -104,14 +114,11 @@ class Monitor:
                 at = time.monotonic()
                 row = await _postgres(url)
                 redis_bytes = await _redis_memory(redis)
-                figures = self.figures
-                if row is not None:
-                    figures.oldest_pending_seconds = max(figures.oldest_pending_seconds, row[0])
-                    figures.connections.append(int(row[1]) - 1)  # without this sampler's own
-                figures.samples.append(
+                self.figures.samples.append(
                     Sample(
                         at,
                         oldest_pending=None if row is None else float(row[0]),
+                        # without this sampler's own connection
                         connections=None if row is None else int(row[1]) - 1,
                         redis_bytes=redis_bytes,
                         rss=self._rss(),
