@@ -1,19 +1,27 @@
 """What a PDF declares, read from its names without rendering it: encryption, active content
 (scripts, automatic actions, embedded files, forms that run code) and its page count.
 
-PDF names may be written with `#xx` escapes (`/J#61vaScript` is `/JavaScript`), so each name
-we look for is matched in every spelling by one compiled pattern: the scan runs in the regex
-engine over the bytes, never name by name in Python, so a file of millions of names costs no
-more than any other 10 MiB. Dictionaries may also sit compressed inside object streams
-(`/Type /ObjStm`); those are inflated, within a budget, and searched the same way. An object
-stream in an encoding we do not decode cannot be inspected, so it is refused (fail closed).
+Two readings, one rule. PDF names may be written with `#xx` escapes (`/J#61vaScript` is
+`/JavaScript`), so each name we look for is matched in every spelling by one compiled
+pattern that runs in the regex engine over the bytes, never name by name in Python: a file
+of millions of names costs no more than any other 10 MiB. The pattern reads the file as it
+lies, and the contents of every object stream, which only a parser can find the way a
+reader does: qpdf (through pikepdf) reads the cross-reference table, each stream's
+dictionary and `/Length`, and decodes the stream with its own filters under memory limits.
+A hand-written search for `stream` and its dictionary was blind to a dictionary padded past
+its window and to an object stream without `/Type /ObjStm` (issue 17). An object stream qpdf
+cannot decode cleanly is refused (fail closed); a file qpdf cannot open is damaged.
 """
 
 from __future__ import annotations
 
+import io
 import re
-import zlib
 from dataclasses import dataclass
+from typing import TypeGuard
+
+import pikepdf
+from pikepdf.settings import set_qpdf_limits
 
 ACTIVE_NAMES = (
     "JavaScript",
@@ -29,24 +37,32 @@ ACTIVE_NAMES = (
     "ImportData",
     "GoToE",
 )
-FLATE = frozenset({"FlateDecode", "Fl"})
-OTHER_FILTERS = frozenset(
-    {"ASCIIHexDecode", "AHx", "ASCII85Decode", "A85", "LZWDecode", "LZW", "RunLengthDecode", "RL"}
-    | {"CCITTFaxDecode", "CCF", "DCTDecode", "DCT", "JBIG2Decode", "JPXDecode", "Crypt"}
-)
 MAX_INFLATED_PER_STREAM = 16 * 1024 * 1024
 MAX_INFLATED_TOTAL = 64 * 1024 * 1024
 MAX_PAGES_COUNTED = 10_000  # counting stops here; the limit is far lower
 # Far above any real document (a 10 MiB PDF has tens of thousands of names, hundreds of
-# streams), low enough that a file built only of them is refused in a fraction of a second.
+# streams, a few thousand objects), low enough that a file built only of them is refused in
+# well under a second.
 MAX_NAMES = 1_000_000
 MAX_STREAMS = 50_000
-DICTIONARY_WINDOW = 4096
+MAX_OBJECTS = 100_000
+# Filters qpdf decodes under a memory limit (LZW has none, so an object stream in it is
+# refused); ASCIIHex and ASCII85 only shrink.
+BOUNDED_FILTERS = frozenset(
+    {"/FlateDecode", "/Fl", "/RunLengthDecode", "/RL"}
+    | {"/ASCIIHexDecode", "/AHx", "/ASCII85Decode", "/A85"}
+)
+
+# Process-wide qpdf limits: a stream that would inflate past them is not decoded at all.
+set_qpdf_limits(
+    flate_max_memory=MAX_INFLATED_PER_STREAM,
+    png_max_memory=MAX_INFLATED_PER_STREAM,
+    tiff_max_memory=MAX_INFLATED_PER_STREAM,
+    run_length_max_memory=MAX_INFLATED_PER_STREAM,
+)
 
 _DELIMITER = rb"\x00\t\n\x0c\r /<>\[\](){}%"
-_NAME = re.compile(rb"/([^" + _DELIMITER + rb"]*)")
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_STREAM = re.compile(rb"(?<!end)stream\r?\n")
 _SPACE = rb"(?:[\x00\t\n\x0c\r ]|%[^\r\n]*)*"
 
 
@@ -72,11 +88,11 @@ def _names_pattern(*words: str) -> bytes:
 _ACTIVE = re.compile(_names_pattern(*ACTIVE_NAMES))
 _ENCRYPT = re.compile(_names_pattern("Encrypt"))
 _PAGE = re.compile(_names_pattern("Type") + _SPACE + _names_pattern("Page"))
-_OBJECT_STREAM = re.compile(_names_pattern("Type") + _SPACE + _names_pattern("ObjStm"))
 
 
 class PdfTooComplex(ValueError):
-    """Too many names or streams to read cheaply, or object streams inflating past the budget."""
+    """Too many names, streams or objects to read cheaply, or object streams inflating past
+    the budget."""
 
 
 @dataclass(frozen=True)
@@ -87,50 +103,95 @@ class PdfFacts:
     active: frozenset[str]
     pages: int
     uninspectable: bool
+    damaged: bool  # qpdf cannot open it, even with its recovery
     end: int | None  # just past the last %%EOF; None when there is none (truncated)
 
 
-def names(data: bytes) -> list[str]:
-    """Every name token in `data`, `#xx` escapes decoded (for small dictionaries only)."""
-    return [
-        _ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), match[1]).decode("latin-1")
-        for match in _NAME.finditer(data)
-    ]
+@dataclass
+class _Parsed:
+    """What the parser found: the decoded object streams, and why it could not go on."""
+
+    streams: list[bytes]
+    uninspectable: bool = False
+    damaged: bool = False
+    encrypted: bool = False
 
 
-def _object_streams(data: bytes) -> tuple[list[bytes], bool]:
-    """The inflated contents of every object stream, and whether one could not be read.
+def _is_object_stream(
+    obj: pikepdf.Object, objgen: tuple[int, int], referenced: set[int]
+) -> TypeGuard[pikepdf.Stream]:
+    """An object stream as any reader would take it: the cross-reference table points into it,
+    or its dictionary says so by `/Type` or by the `/N` and `/First` only object streams have."""
+    if not isinstance(obj, pikepdf.Stream):
+        return False
+    return (
+        objgen[0] in referenced
+        or obj.get("/Type") == pikepdf.Name.ObjStm
+        or ("/N" in obj and "/First" in obj)
+    )
 
-    Streams are visited once each, front to back, so the work stays linear in the file."""
-    inflated: list[bytes] = []
-    budget = MAX_INFLATED_TOTAL
-    pos = 0
-    while match := _STREAM.search(data, pos):
-        stop = data.find(b"endstream", match.end())
-        if stop < 0:
-            return inflated, True
-        head = data[max(pos, match.start() - DICTIONARY_WINDOW) : match.start()]
-        pos = stop + len(b"endstream")
-        if not _OBJECT_STREAM.search(head):
-            continue
-        declared = set(names(head[head.rfind(b"obj") + 1 :] if b"obj" in head else head))
-        filters = declared & (FLATE | OTHER_FILTERS)
-        body = data[match.end() : stop]
-        if not filters:
-            inflated.append(body)
-            continue
-        if filters - FLATE or "Predictor" in declared:
-            return inflated, True
-        limit = min(MAX_INFLATED_PER_STREAM, budget)
-        try:
-            out = zlib.decompressobj().decompress(body, limit + 1)
-        except zlib.error:
-            return inflated, True
-        if len(out) > limit:
+
+def _filters(stream: pikepdf.Stream) -> list[str]:
+    """The stream's filter names, whether it names one or an array of them."""
+    declared = stream.get("/Filter")
+    if declared is None:
+        return []
+    items = list(declared) if isinstance(declared, pikepdf.Array) else [declared]
+    return [str(item) for item in items]
+
+
+def _decode(pdf: pikepdf.Pdf, stream: pikepdf.Stream) -> bytes | None:
+    """The stream's decoded bytes, or None where qpdf cannot decode them cleanly: a filter it
+    does not apply under a limit, or a warning since the caller emptied the list (a length it
+    had to recover when it read the object, data that stops short)."""
+    if any(name not in BOUNDED_FILTERS for name in _filters(stream)):
+        return None
+    try:
+        data = stream.read_bytes()
+    except pikepdf.DataDecodingError as exc:
+        if "memory limit" in str(exc):
+            raise PdfTooComplex() from exc
+        return None
+    except pikepdf.PdfError:
+        return None
+    return None if pdf.get_warnings() else data
+
+
+def _parse(data: bytes) -> _Parsed:
+    """Open the PDF with qpdf and decode every object stream in it, within the budget."""
+    try:
+        pdf = pikepdf.open(io.BytesIO(data))
+    except pikepdf.PasswordError:
+        return _Parsed([], encrypted=True)
+    except pikepdf.PdfError:
+        return _Parsed([], damaged=True)
+    with pdf:
+        table = pdf.get_xref_table()
+        if len(table) > MAX_OBJECTS:
             raise PdfTooComplex()
-        budget -= len(out)
-        inflated.append(out)
-    return inflated, False
+        referenced = {
+            entry.obj_stream_number
+            for entry in table.values()
+            if entry.type == 2 and entry.obj_stream_number is not None
+        }
+        parsed = _Parsed([], encrypted=pdf.is_encrypted)
+        budget = MAX_INFLATED_TOTAL
+        for objgen, entry in table.items():
+            if entry.type != 1:
+                continue
+            pdf.get_warnings()  # qpdf hands its warnings over once: this empties the list
+            obj = pdf.get_object(objgen)
+            if not _is_object_stream(obj, objgen, referenced):
+                continue
+            decoded = _decode(pdf, obj)
+            if decoded is None:
+                parsed.uninspectable = True
+                break
+            budget -= len(decoded)
+            if budget < 0:
+                raise PdfTooComplex()
+            parsed.streams.append(decoded)
+        return parsed
 
 
 def _active(chunk: bytes) -> str | None:
@@ -155,13 +216,17 @@ def _pages(chunk: bytes, limit: int) -> int:
 
 def pdf_facts(data: bytes) -> PdfFacts:
     """Read the PDF's names, its object streams' included."""
-    if data.count(b"/") > MAX_NAMES or data.count(b"stream") > 2 * MAX_STREAMS:
+    if (
+        data.count(b"/") > MAX_NAMES
+        or data.count(b"stream") > 2 * MAX_STREAMS
+        or data.count(b"obj") > 2 * MAX_OBJECTS
+    ):
         raise PdfTooComplex()
-    streams, uninspectable = _object_streams(data)
+    parsed = _parse(data)
     active: set[str] = set()
     pages = 0
-    encrypted = False
-    for chunk in (data, *streams):
+    encrypted = parsed.encrypted
+    for chunk in (data, *parsed.streams):
         name = _active(chunk)
         if name:
             active.add(name)
@@ -172,6 +237,7 @@ def pdf_facts(data: bytes) -> PdfFacts:
         encrypted=encrypted,
         active=frozenset(active),
         pages=pages,
-        uninspectable=uninspectable,
+        uninspectable=parsed.uninspectable,
+        damaged=parsed.damaged,
         end=eof + len(b"%%EOF") if eof >= 0 else None,
     )

@@ -59,8 +59,8 @@ def check_image(data: bytes, kind: FileKind) -> None:
 
 
 def check_pdf(data: bytes) -> None:
-    """Not encrypted, no active content, inspectable, within the page limit, nothing after
-    its last %%EOF (incremental updates keep earlier ones inside)."""
+    """Not encrypted, no active content, readable by a parser, inspectable, within the page
+    limit, nothing after its last %%EOF (incremental updates keep earlier ones inside)."""
     try:
         facts = pdf.pdf_facts(data)
     except pdf.PdfTooComplex as exc:
@@ -69,6 +69,8 @@ def check_pdf(data: bytes) -> None:
         raise PdfEncrypted()
     if facts.active:
         raise PdfActiveContent(facts.active)
+    if facts.damaged:
+        raise DocumentDamaged()
     if facts.uninspectable:
         raise PdfUninspectable()
     if facts.pages > MAX_PDF_PAGES:

@@ -158,6 +158,15 @@ async def test_a_scanner_that_never_answers_times_out(tmp_path: Path) -> None:
             422,
             "pdf_active_content",
         ),
+        # Issue 17: a script in an object stream behind a padded dictionary, typed or not.
+        ("scan.pdf", "application/pdf", files.pdf_with_hidden_script(), 422, "pdf_active_content"),
+        (
+            "scan.pdf",
+            "application/pdf",
+            files.pdf_with_hidden_script(typed=False),
+            422,
+            "pdf_active_content",
+        ),
         (
             "scan.pdf",
             "application/pdf",

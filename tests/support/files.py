@@ -7,7 +7,14 @@ import zlib
 
 from devstack.clamd import EICAR
 
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+# The smallest PDF a reader opens: a catalog, a page tree and one page (no xref table, so
+# readers rebuild it, as they do for many real files).
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 # A well-formed PDF that carries the EICAR test string in a comment: passes the content
 # rules, and clamd (devstack/clamd.py's signatures) calls it infected.
 EICAR_PDF = b"%PDF-1.4\n% " + EICAR + b"\n" + PDF[len(b"%PDF-1.4\n") :]
@@ -36,3 +43,45 @@ def png() -> bytes:
 
 
 EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 64
+
+
+def pdf_with_hidden_script(*, padding: int = 5000, typed: bool = True) -> bytes:
+    """A valid PDF whose catalog runs JavaScript on opening (`/OpenAction`), kept in a
+    Flate-compressed object stream whose dictionary is padded with `padding` spaces and,
+    unless `typed`, has no `/Type /ObjStm`; a cross-reference stream points into it, as in
+    the attack run of issue 17. Readers (pypdf strict, qpdf) find the action."""
+    objects = [
+        b"<</Type /Catalog /Pages 4 0 R /OpenAction 3 0 R>>",
+        b"<</S /JavaScript /JS (app.alert(1))>>",
+        b"<</Type /Pages /Kids [5 0 R] /Count 1>>",
+        b"<</Type /Page /Parent 4 0 R /MediaBox [0 0 612 792]>>",
+    ]
+    offsets, bodies = [], b""
+    for body in objects:
+        offsets.append(len(bodies))
+        bodies += body + b"\n"
+    pairs = zip(range(2, 2 + len(objects)), offsets, strict=True)
+    index = b" ".join(b"%d %d" % pair for pair in pairs) + b"\n"
+    packed = zlib.compress(index + bodies)
+    kind = b"/Type /ObjStm " if typed else b""
+    out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
+    stream_at = len(out)
+    out += (
+        b"1 0 obj\n<<%s/N 4 /First %d /Filter /FlateDecode /Length %d"
+        % (kind, len(index), len(packed))
+        + b" " * padding
+        + b">>\nstream\n"
+        + packed
+        + b"\nendstream\nendobj\n"
+    )
+    xref_at = len(out)
+    rows = [struct.pack(">BIH", 0, 0, 65535), struct.pack(">BIH", 1, stream_at, 0)]
+    rows += [struct.pack(">BIH", 2, 1, i) for i in range(len(objects))]
+    rows.append(struct.pack(">BIH", 1, xref_at, 0))
+    table = b"".join(rows)
+    out += (
+        b"6 0 obj\n<</Type /XRef /W [1 4 2] /Size 7 /Root 2 0 R /Length %d>>\nstream\n" % len(table)
+        + table
+        + b"\nendstream\nendobj\n"
+    )
+    return out + b"startxref\n%d\n%%%%EOF\n" % xref_at

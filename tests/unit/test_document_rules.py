@@ -10,6 +10,7 @@ import zlib
 import pytest
 
 from intake_service.documents import errors, rules
+from intake_service.documents import pdf as pdf_rules
 from intake_service.documents.sniff import JPEG, PDF, PNG, FileKind
 from shared.errors import AppError
 from tests.support import files
@@ -45,9 +46,10 @@ def jpeg(width: int = 1, height: int = 1, *, app1: bytes = b"", after: bytes = b
 
 
 def pdf(*objects: bytes, tail: bytes = b"") -> bytes:
-    """A PDF of the given object bodies (numbered from 1), ending in %%EOF."""
-    body = b"%PDF-1.7\n"
-    for number, content in enumerate(objects, start=1):
+    """A one-page PDF (catalog 1, page tree 2, page 3) with the given object bodies after it,
+    numbered from 4, ending in %%EOF."""
+    body = files.PDF[: files.PDF.index(b"trailer")]
+    for number, content in enumerate(objects, start=4):
         body += b"%d 0 obj\n" % number + content + b"\nendobj\n"
     return body + b"trailer\n<</Root 1 0 R>>\n%%EOF\n" + tail
 
@@ -78,13 +80,10 @@ def _refused(data: bytes, kind: FileKind) -> AppError:
         (png(6000, 6000), PNG),
         (png(after=b"\x00" * 200), PNG),  # padding after IEND is no payload
         (jpeg(app1=b"Exif\x00\x00" + jpeg()), JPEG),  # a thumbnail's own EOI is not the end
-        (
-            pdf(
-                b"<</Type /Catalog /Pages 2 0 R>>", b"<</Type /Pages /Count 1>>", b"<</Type /Page>>"
-            ),
-            PDF,
-        ),
-        (pdf(b"<</Type /Catalog>>") + pdf(b"<</Info 1>>")[9:], PDF),  # an incremental update
+        (pdf(b"<</Producer (scanner)>>"), PDF),
+        (pdf() + pdf(b"<</Info 1>>")[9:], PDF),  # an incremental update
+        (pdf(object_stream(b"9 0 <</Producer (scanner)>>")), PDF),
+        (pdf(object_stream(b"9 0 <</Producer (scanner)>>".hex().encode(), b"/AHx")), PDF),
     ],
 )
 def test_ordinary_documents_pass(data: bytes, kind: FileKind) -> None:
@@ -143,8 +142,8 @@ def test_damaged_files_are_refused(data: bytes, kind: FileKind) -> None:
 
 
 def test_encrypted_pdf_is_refused() -> None:
-    data = pdf(b"<</Type /Catalog>>", b"<</Filter /Standard /V 2>>").replace(
-        b"<</Root 1 0 R>>", b"<</Root 1 0 R /Encrypt 2 0 R>>"
+    data = pdf(b"<</Filter /Standard /V 2>>").replace(
+        b"<</Root 1 0 R>>", b"<</Root 1 0 R /Encrypt 4 0 R>>"
     )
     assert isinstance(_refused(data, PDF), errors.PdfEncrypted)
 
@@ -171,20 +170,50 @@ def test_active_content_in_pdfs_is_refused(catalog: bytes) -> None:
 
 
 def test_active_content_inside_a_compressed_object_stream_is_found() -> None:
-    hidden = object_stream(b"3 0 <</S /JavaScript /JS (app.alert(1))>>")
-    assert isinstance(_refused(pdf(b"<</Type /Catalog>>", hidden), PDF), errors.PdfActiveContent)
+    hidden = object_stream(b"9 0 <</S /JavaScript /JS (app.alert(1))>>")
+    assert isinstance(_refused(pdf(hidden), PDF), errors.PdfActiveContent)
 
 
-def test_object_stream_in_an_encoding_we_do_not_decode_is_refused() -> None:
-    hidden = object_stream(b"3 0 <</S /JavaScript>>".hex().encode(), b"/ASCIIHexDecode")
-    assert isinstance(_refused(pdf(b"<</Type /Catalog>>", hidden), PDF), errors.PdfUninspectable)
+def test_active_content_inside_a_hex_encoded_object_stream_is_found() -> None:
+    hidden = object_stream(b"9 0 <</S /JavaScript>>".hex().encode(), b"/ASCIIHexDecode")
+    assert isinstance(_refused(pdf(hidden), PDF), errors.PdfActiveContent)
+
+
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "without-type"])
+@pytest.mark.parametrize("padding", [0, 5000, 100_000])
+def test_a_script_in_an_object_stream_behind_a_padded_dictionary_is_found(
+    padding: int, typed: bool
+) -> None:
+    """Issue 17: the dictionary was searched only in the 4 KiB before `stream`."""
+    data = files.pdf_with_hidden_script(padding=padding, typed=typed)
+    refusal = _refused(data, PDF)
+    assert isinstance(refusal, errors.PdfActiveContent)
+    assert refusal.extra["found"] == ["OpenAction"]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [b"/LZWDecode", b"/DCTDecode", b"/FooDecode", b"[/FlateDecode /JBIG2Decode]"],
+)
+def test_object_stream_in_an_encoding_we_do_not_decode_is_refused(filters: bytes) -> None:
+    hidden = object_stream(b"9 0 <</Producer (x)>>", filters)
+    assert isinstance(_refused(pdf(hidden), PDF), errors.PdfUninspectable)
+
+
+def test_object_stream_that_does_not_inflate_is_refused() -> None:
+    hidden = object_stream(b"not deflated at all", b"/FlateDecode")
+    assert isinstance(_refused(pdf(hidden), PDF), errors.PdfUninspectable)
+
+
+def test_pdf_no_reader_can_open_is_damaged() -> None:
+    no_pages = b"%PDF-1.7\n1 0 obj<</Type /Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    assert isinstance(_refused(no_pages, PDF), errors.DocumentDamaged)
 
 
 def test_pdf_over_the_page_limit_is_refused() -> None:
-    pages = [b"<</Type /Page /Parent 2 0 R>>"] * (rules.MAX_PDF_PAGES + 1)
-    data = pdf(b"<</Type /Catalog>>", b"<</Type /Pages>>", *pages)
-    assert isinstance(_refused(data, PDF), errors.PdfTooManyPages)
-    rules.check_content(pdf(b"<</Type /Catalog>>", *pages[: rules.MAX_PDF_PAGES]), PDF)
+    more = [b"<</Type /Page /Parent 2 0 R>>"] * rules.MAX_PDF_PAGES  # and pdf()'s own page
+    assert isinstance(_refused(pdf(*more), PDF), errors.PdfTooManyPages)
+    rules.check_content(pdf(*more[1:]), PDF)
 
 
 @pytest.mark.parametrize(
@@ -252,7 +281,13 @@ def test_hostile_names_are_refused_with_the_reason(name: str, reason: str) -> No
     [
         b"%PDF-1.7\n" + b"/a" * 1_000_001 + b"\n%%EOF\n",  # a million names, nothing else
         b"%PDF-1.7\n" + b"1 0 obj<</Type/ObjStm>>stream\nendstream\n" * 100_001 + b"%%EOF\n",
-        pdf(b"<</Type /ObjStm /N 1 /First 4>>\nstream\n3 0 <<>>"),  # a stream that never ends
+        pdf(b"<</Type /ObjStm /N 1 /First 4>>\nstream\n9 0 <<>>"),  # a stream that never ends
+        pdf(*[b"<<>>"] * pdf_rules.MAX_OBJECTS),  # more objects than the limit, counted
+        files.PDF.replace(  # ... and found by the parser when no `endobj` is there to count
+            b"trailer",
+            b"".join(b"%d 0 obj<<>>\n" % n for n in range(9, 9 + pdf_rules.MAX_OBJECTS))
+            + b"trailer",
+        ),
         pdf(object_stream(b"\x00" * 20 * 1024 * 1024)),  # inflates past the budget
     ],
 )
