@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import structlog
@@ -16,8 +17,12 @@ from shared.errors import ServiceUnavailable, TooManyRequests
 log = structlog.get_logger()
 
 # One round trip: is the session revoked, and how many calls has this caller made this minute.
+# A revoked session's key holds the time (Unix seconds) from which it is revoked: "1" (any past
+# time) means already, a future time ends the session then (a rotated secret's overlap).
 _CHECK = """
-local revoked = redis.call('EXISTS', KEYS[1])
+local revoked = 0
+local since = redis.call('GET', KEYS[1])
+if since and tonumber(since) <= tonumber(ARGV[2]) then revoked = 1 end
 local count = redis.call('INCR', KEYS[2])
 if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 return {revoked, count}
@@ -46,11 +51,11 @@ class Guard:
             claims = self.issuer.verify(authorization[7:].strip())
         except InvalidToken as exc:
             raise InvalidAccessToken() from exc
-        minute = int(time.time()) // 60
-        rate_key = f"{self._prefix}:rl:api:{claims.identity.subject}:{minute}"
+        now = time.time()
+        rate_key = f"{self._prefix}:rl:api:{claims.identity.subject}:{int(now) // 60}"
         try:
             revoked, count = await self._check(
-                keys=[self._revoked_key(claims.session_id), rate_key], args=[60]
+                keys=[self._revoked_key(claims.session_id), rate_key], args=[60, repr(now)]
             )
         except (RedisError, OSError) as exc:
             # Fail open: a Redis outage must not sign every resident out. Tokens still expire.
@@ -63,14 +68,18 @@ class Guard:
             raise TooManyRequests(headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
         return claims
 
-    async def revoke_session(self, session_id: str) -> None:
-        """Make every access token of this session invalid at once (until it would expire).
+    async def revoke_session(self, session_id: str, *, at: float | None = None) -> None:
+        """Make every access token of this session invalid at once, or from `at` (Unix time).
 
         Fails with 503 when Redis cannot record it: a sign-out that silently left the access
         token working would be worse than asking to try again."""
-        ttl = self.issuer.ttl + 60
+        # Kept until the last token the session could still mint before `at` has expired.
+        later = 0 if at is None else max(0, math.ceil(at - time.time()))
+        ttl = self.issuer.ttl + 60 + later
         try:
-            await self._redis.set(self._revoked_key(session_id), "1", ex=ttl)
+            await self._redis.set(
+                self._revoked_key(session_id), "1" if at is None else repr(at), ex=ttl
+            )
         except (RedisError, OSError) as exc:
             log.warning("guard.revocation_unavailable", error=type(exc).__name__)
             raise ServiceUnavailable(headers={"Retry-After": "5"}) from exc

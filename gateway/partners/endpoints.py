@@ -129,11 +129,15 @@ async def list_partners(state: State, _: Admin) -> list[PartnerOut]:
 async def rotate(
     client_id: StorableText, state: State, _: Admin, body: RotateIn | None = None
 ) -> SecretOut:
-    """A new secret; older ones keep working for the overlap, so the partner can switch."""
+    """A new secret; older ones and their tokens keep working for the overlap, then stop."""
     overlap = timedelta(seconds=(body or RotateIn()).overlap_seconds)
     async with transaction(state.sessions) as session:
         client = await service.by_client_id(session, client_id, lock=True)
-        secret, until = await service.rotate(session, client, overlap)
+        secret, until, ending = await service.rotate(session, client, overlap)
+        # Before the commit: if Redis cannot record the end, the rotation is not made (503),
+        # rather than made with the old secret's tokens living on.
+        for secret_id in ending:
+            await state.guard.revoke_session(str(secret_id), at=until.timestamp())
     return SecretOut(client_id=client_id, client_secret=secret, old_secrets_expire_at=until)
 
 

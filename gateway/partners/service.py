@@ -107,11 +107,14 @@ async def by_client_id(
 
 async def rotate(
     session: AsyncSession, client: PartnerClient, overlap: timedelta
-) -> tuple[str, datetime]:
-    """Issue a new secret; every older live secret stops working after the overlap."""
+) -> tuple[str, datetime, list[uuid.UUID]]:
+    """Issue a new secret; every older live secret, and its tokens, stop after the overlap.
+
+    Returns the IDs of the secrets whose end moved to the overlap's end (their tokens carry
+    them as the session), so the caller can end those tokens then too."""
     now = datetime.now(UTC)
     until = now + overlap
-    await session.execute(
+    rows = await session.execute(
         update(PartnerSecret)
         .where(
             PartnerSecret.client_id == client.id,
@@ -119,11 +122,13 @@ async def rotate(
             or_(PartnerSecret.expires_at.is_(None), PartnerSecret.expires_at > until),
         )
         .values(expires_at=until)
+        .returning(PartnerSecret.id)
     )
+    ending = [row[0] for row in rows]
     secret = new_secret()
     session.add(PartnerSecret(client_id=client.id, secret_hash=secret_hash(secret)))
     await session.flush()
-    return secret, until
+    return secret, until, ending
 
 
 async def revoke(session: AsyncSession, client: PartnerClient) -> list[uuid.UUID]:
