@@ -109,7 +109,7 @@ async def submit(request_id: uuid.UUID, partner: Partner, db: DB) -> RequestOut:
 
 @router.get("/requests/{request_id}", response_model=RequestOut)
 async def read(request_id: uuid.UUID, partner: Partner, db: DB) -> RequestOut:
-    """A request the partner filed or its scope covers; any other ID is 404."""
+    """A request the partner filed, or a submitted one its scope covers; any other is 404."""
     service.require_partner(partner, "requests:read")
     async with db.read() as session:
         return await requests.detail(session, await service.readable(session, partner, request_id))

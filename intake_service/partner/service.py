@@ -78,14 +78,17 @@ async def resident_for(session: AsyncSession, ref: ResidentRef) -> Resident:
 
 
 def _visible(identity: Identity) -> ColumnElement[bool]:
+    """Requests the partner filed or handed off, and submitted ones its scope covers: a draft
+    is the resident's own until submitted (withdrawn unsubmitted ones stay so)."""
     return or_(
         Request.partner_client_id == uuid.UUID(identity.subject),
-        Request.department_code.in_(sorted(identity.departments)),
+        Request.department_code.in_(sorted(identity.departments))
+        & Request.submitted_at.is_not(None),
     )
 
 
 async def readable(session: AsyncSession, identity: Identity, request_id: uuid.UUID) -> Request:
-    """A request the partner filed or its scope covers; any other ID is 404."""
+    """A request the partner filed or its scope covers once submitted; any other ID is 404."""
     return await _one(session, request_id, _visible(identity), lock=False)
 
 
