@@ -150,6 +150,39 @@ async def test_every_operation_with_an_id_refuses_everyone_it_does_not_belong_to
     assert deleted.status_code == 204, deleted.text
 
 
+async def test_every_partner_operation_treats_a_residents_draft_as_missing(
+    client: httpx.AsyncClient, stack: Any, sms: Any, admin: Any
+) -> None:
+    """Issue 17: a draft is the resident's own until submitted, so even a partner whose scope
+    covers its department gets, from every partner operation, what a missing ID gets."""
+    owner = await stack.sign_up(client, sms.ledger)
+    body = {"department_code": DEPARTMENT, "service_code": "final_exit", "description": "طلب."}
+    draft = (await client.post("/v1/requests", json=body, headers=owner.auth)).json()
+    caller = Caller("partner in scope", await _partner(client, admin, [DEPARTMENT]), frozenset())
+    document = (await client.get("/openapi.json")).json()
+    leaks: list[tuple[str, str, Any, Any]] = []
+    covered = 0
+    for path, operations in document["paths"].items():
+        if not path.startswith("/v1/partner/") or "{request_id}" not in path:
+            continue
+        for method, operation in operations.items():
+            covered += 1
+            missing = str(uuid.uuid4())
+            theirs = await _call(
+                client, method, _url(path, {"request_id": draft["id"]}), operation, caller
+            )
+            absent = await _call(
+                client, method, _url(path, {"request_id": missing}), operation, caller
+            )
+            foreign = _masked(theirs, draft["id"])
+            if foreign != _masked(absent, missing) or foreign[0] // 100 == 2:
+                leaks.append((method, path, foreign, _masked(absent, missing)))
+    assert leaks == [], "\n".join(map(str, leaks))
+    assert covered >= 3, covered  # read, documents, submit (November 2026)
+    page = (await client.get(f"/v1/requests/{draft['id']}", headers=owner.auth)).json()
+    assert (page["status"], page["documents"]) == ("draft", [])
+
+
 async def test_every_operation_that_declares_a_token_refuses_no_one(
     client: httpx.AsyncClient,
 ) -> None:

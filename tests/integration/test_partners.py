@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from datetime import date, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -105,6 +107,45 @@ async def test_rotation_keeps_the_old_secret_for_the_overlap(
     assert (await _token(client, partner, secret=again.json()["client_secret"])).status_code == 200
 
 
+async def test_rotation_without_overlap_ends_the_old_secrets_tokens_at_once(
+    client: httpx.AsyncClient, admin: Any
+) -> None:
+    partner = await _partner(client, admin)
+    old = _bearer(await _token(client, partner))
+    assert (await client.get("/v1/partner/requests", headers=old)).status_code == 200
+    url = f"/v1/admin/partners/{partner['client_id']}/secrets"
+    rotated = await client.post(url, json={"overlap_seconds": 0}, headers=admin.auth)
+    assert rotated.status_code == 201, rotated.text
+    assert (await client.get("/v1/partner/requests", headers=old)).status_code == 401
+    new = _bearer(await _token(client, partner, secret=rotated.json()["client_secret"]))
+    assert (await client.get("/v1/partner/requests", headers=new)).status_code == 200
+
+
+async def test_old_secrets_tokens_work_for_the_overlap_and_stop_when_it_ends(
+    client: httpx.AsyncClient, admin: Any
+) -> None:
+    partner = await _partner(client, admin)
+    old = _bearer(await _token(client, partner))
+    url = f"/v1/admin/partners/{partner['client_id']}/secrets"
+    long = await client.post(url, json={"overlap_seconds": 3600}, headers=admin.auth)
+    assert long.status_code == 201, long.text
+    assert (await client.get("/v1/partner/requests", headers=old)).status_code == 200
+    # A second rotation shortens the overlap to a second; each call's answer is judged by
+    # whether it was made before or after that second ended.
+    short = await client.post(url, json={"overlap_seconds": 1}, headers=admin.auth)
+    ends = datetime.fromisoformat(short.json()["old_secrets_expire_at"])
+    answers: list[tuple[str, int]] = []
+    while not answers or answers[-1][0] != "after":
+        before = datetime.now(UTC)
+        status = (await client.get("/v1/partner/requests", headers=old)).status_code
+        after = datetime.now(UTC)
+        when = "inside" if after < ends else "after" if before > ends else "edge"
+        answers.append((when, status))
+        await asyncio.sleep(0.1)
+    assert answers[-1] == ("after", 401)
+    assert all(status == 200 for when, status in answers if when == "inside"), answers
+
+
 async def test_each_scope_allows_only_its_calls(
     client: httpx.AsyncClient, stack: Any, sms: Any, admin: Any
 ) -> None:
@@ -182,6 +223,65 @@ async def test_wrong_phone_or_department_outside_scope(
     assert (
         await client.get(f"/v1/partner/requests/{own['id']}", headers=headers)
     ).status_code == 404
+
+
+async def test_a_residents_draft_is_hidden_from_partners_until_submitted(
+    client: httpx.AsyncClient, stack: Any, sms: Any, admin: Any
+) -> None:
+    resident = await stack.sign_up(client, sms.ledger)
+    partner = await _partner(client, admin)
+    headers = _bearer(await _token(client, partner))
+    draft = (await client.post("/v1/requests", json=DRAFT, headers=resident.auth)).json()
+    dropped = (await client.post("/v1/requests", json=DRAFT, headers=resident.auth)).json()
+    withdrawn = await client.post(f"/v1/requests/{dropped['id']}/withdraw", headers=resident.auth)
+    assert withdrawn.json()["status"] == "withdrawn"  # never submitted, so still the resident's
+    absent = await client.get(f"/v1/partner/requests/{uuid.uuid4()}", headers=headers)
+    for hidden in (draft["id"], dropped["id"]):
+        read = await client.get(f"/v1/partner/requests/{hidden}", headers=headers)
+        assert (read.status_code, read.json()["code"]) == (404, absent.json()["code"])
+        open311 = await client.get(
+            f"/open311/v2/tokens/{hidden}.json", params={"api_key": partner["client_secret"]}
+        )
+        assert open311.status_code == 404
+    listed = await client.get("/v1/partner/requests?limit=100", headers=headers)
+    assert {draft["id"], dropped["id"]}.isdisjoint(item["id"] for item in listed.json()["items"])
+    submitted = await client.post(f"/v1/requests/{draft['id']}/submit", headers=resident.auth)
+    assert submitted.status_code == 200, submitted.text
+    read = await client.get(f"/v1/partner/requests/{draft['id']}", headers=headers)
+    assert read.status_code == 200
+    listed = await client.get("/v1/partner/requests?limit=100", headers=headers)
+    assert draft["id"] in [item["id"] for item in listed.json()["items"]]
+
+
+async def test_a_partner_reads_the_drafts_it_filed_or_handed_off(
+    client: httpx.AsyncClient, stack: Any, sms: Any, admin: Any
+) -> None:
+    resident = await stack.sign_up(client, sms.ledger)
+    headers = _bearer(await _token(client, await _partner(client, admin)))
+    ref = {"national_id": resident.national_id, "phone": resident.phone}
+    filed = await client.post(
+        "/v1/partner/requests", json={**DRAFT, "resident": ref}, headers=headers
+    )
+    handed = await client.post(
+        "/v1/partner/handoffs",
+        json={
+            "resident": ref,
+            "department_code": "visas",
+            "service_code": "exit_reentry_single",
+            "origin": {
+                "service": "absher.exit_reentry",
+                "error_code": "EXR-1043",
+                "transaction_reference": "ABS-1",
+            },
+        },
+        headers=headers,
+    )
+    assert filed.status_code == handed.status_code == 201, handed.text
+    listed = await client.get("/v1/partner/requests?limit=100", headers=headers)
+    for draft in (filed.json(), handed.json()):
+        read = await client.get(f"/v1/partner/requests/{draft['id']}", headers=headers)
+        assert (read.status_code, read.json()["status"]) == (200, "draft")
+        assert draft["id"] in [item["id"] for item in listed.json()["items"]]
 
 
 async def test_handoff_from_a_failed_eservice(
