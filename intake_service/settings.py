@@ -24,8 +24,17 @@ class IntakeSettings(S3Settings):
         description="clamd to scan every upload with: a unix socket path, or host:port. "
         "Required in production; unset (development) records uploads as not_scanned.",
     )
+    # The chain of deadlines, each under the one above it: deploy/README.md, "Deadlines".
     clamd_timeout: float = Field(
-        default=60.0, gt=0, description="Deadline of one scan, connect to verdict, seconds."
+        default=10.0,
+        gt=0,
+        description="Deadline of one scan, connect to verdict, seconds; under UPLOAD_TIMEOUT.",
+    )
+    upload_timeout: float = Field(
+        default=20.0,
+        gt=0,
+        description="Deadline of an upload's checks, scan and storage, seconds: past it the "
+        "upload answers 503 and leaves nothing behind. Under the gateway's UPSTREAM_TIMEOUT.",
     )
 
     @model_validator(mode="after")
@@ -33,6 +42,13 @@ class IntakeSettings(S3Settings):
         """Production never accepts a document nobody scanned."""
         if self.environment is Environment.production and not self.clamd_address:
             raise ValueError("CLAMD_ADDRESS must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _scan_inside_upload(self) -> Self:
+        """A scan that outlived its upload's deadline would answer a caller already gone."""
+        if self.clamd_timeout >= self.upload_timeout:
+            raise ValueError("CLAMD_TIMEOUT must be shorter than UPLOAD_TIMEOUT")
         return self
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from fastapi import APIRouter, Request, Response, UploadFile
 
 from intake_service.deps import DB, Resident, Settings
 from intake_service.documents import service
+from intake_service.documents.deadline import until_hung_up
 from intake_service.documents.errors import DocumentTooLarge
 from intake_service.requests.schemas import DocumentOut
 from intake_service.settings import IntakeSettings
@@ -33,7 +35,10 @@ async def read_upload(file: UploadFile, settings: IntakeSettings) -> bytes:
     responses={
         415: {"description": "Not a PDF, JPEG or PNG, or its name or declared type disagree"},
         422: {"description": "A content rule refused it, or the malware scan did"},
-        503: {"description": "The malware scanner is unavailable; retry after Retry-After"},
+        503: {
+            "description": "The malware scanner is unavailable, or the upload could not be "
+            "stored in time; retry after Retry-After"
+        },
     },
 )
 async def upload_document(
@@ -59,6 +64,8 @@ async def upload_document(
         data=data,
         max_bytes=settings.max_document_bytes,
         max_documents=settings.max_documents_per_request,
+        within=settings.upload_timeout,
+        hung_up=partial(until_hung_up, request.receive),
     )
     return DocumentOut.model_validate(document)
 

@@ -213,3 +213,25 @@ class DocumentNotFound(NotFound):
     code = "document_not_found"
     message_en = "Document not found."
     message_ar = "المستند غير موجود."
+
+
+class UploadTimedOut(AppError):
+    """Checks, scan and storage did not end within UPLOAD_TIMEOUT (S3 slow, most likely):
+    nothing was kept, the client may retry."""
+
+    status = 503
+    code = "upload_timeout"
+    message_en = "The document could not be stored in time. Please try again shortly."
+    message_ar = "تعذر حفظ المستند في الوقت المحدد. يرجى المحاولة بعد قليل."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "5"})
+
+
+class ClientGone(AppError):
+    """The caller hung up before the upload was recorded; the answer reaches nobody."""
+
+    status = 499  # nginx's "client closed request", so it stands apart in the metrics
+    code = "client_closed_request"
+    message_en = "The request was abandoned by the client."
+    message_ar = "تخلى العميل عن الطلب."

@@ -40,7 +40,7 @@ BATCH = 50
 """Documents read per query: each is scanned on its own, up to 10 MiB in memory at a time."""
 BUDGET_SECONDS = 240.0
 """A run takes no new document after this long: with one scan's deadline (CLAMD_TIMEOUT,
-60 s at most in practice) it ends inside the CronJob's five minutes."""
+10 s by default) it ends inside the CronJob's five minutes."""
 
 
 @dataclass

@@ -84,11 +84,15 @@ class ClamdScanner:
             reply = await reader.readuntil(b"\x00")
             if len(reply) > MAX_REPLY:
                 raise ScannerError("reply too long")
-            return reply
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+        except BaseException:
+            # Not close(): it waits to flush what is still buffered, and a hung clamd never
+            # reads it, so the scan would outlive its deadline (issue 17).
+            writer.transport.abort()
+            raise
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return reply
 
     async def scan(self, data: bytes) -> Verdict:
         """The verdict, or ScannerUnavailable (503) when clamd cannot give a clear one in time."""

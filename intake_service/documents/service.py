@@ -7,13 +7,15 @@ import asyncio
 import base64
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake_service.documents import rules
+from intake_service.documents import deadline, rules
 from intake_service.documents.errors import (
     DocumentInfected,
     DocumentNotFound,
@@ -104,6 +106,17 @@ async def scan(scanner: ClamdScanner | None, data: bytes, request_id: uuid.UUID)
     return ScanStatus.clean
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """An upload checked, scanned and in S3, not yet recorded."""
+
+    document_id: uuid.UUID
+    key: str
+    kind: FileKind
+    scan_status: ScanStatus
+    scanned_at: datetime | None
+
+
 async def attach(
     db: Database,
     store: DocumentStore,
@@ -116,13 +129,93 @@ async def attach(
     data: bytes,
     max_bytes: int,
     max_documents: int,
+    within: float,
+    hung_up: Callable[[], Awaitable[None]] | None = None,
 ) -> Document:
     """Check and scan, store the bytes in S3, then record them; an unrecorded upload is
     deleted again, so a refused or failed upload leaves nothing behind. The same bytes sent
-    again to the same request answer with the document already attached."""
+    again to the same request answer with the document already attached.
+
+    Everything before the record ends within `within` seconds, or once `hung_up` returns
+    (the caller left), and keeps nothing (deadline.py)."""
     digest = hashlib.sha256(data)
     claimed = sniff(data[:16])  # proved or refused below; here only to name a repeat
     upload = (digest.hexdigest(), display_name(filename, claimed.extension) if claimed else None)
+    stored = await deadline.bounded(
+        _check_scan_and_store(
+            db,
+            store,
+            scanner,
+            resident_id=resident_id,
+            request_id=request_id,
+            filename=filename,
+            declared_type=declared_type,
+            data=data,
+            digest=digest.digest(),
+            upload=upload,
+            max_bytes=max_bytes,
+            max_documents=max_documents,
+        ),
+        within=within,
+        hung_up=hung_up,
+    )
+    if isinstance(stored, Document):
+        return stored
+    try:
+        async with db.transaction() as session:
+            # Again under the request's lock: two tries of one upload racing each other.
+            request, same = await check_can_attach(
+                session, resident_id, request_id, max_documents, upload, lock=True
+            )
+            if same is None:
+                document = _record(
+                    session,
+                    request,
+                    resident_id,
+                    stored.document_id,
+                    stored.key,
+                    filename,
+                    stored.kind,
+                    data,
+                    digest.hexdigest(),
+                    stored.scan_status,
+                    stored.scanned_at,
+                )
+                await session.flush()
+    except BaseException:
+        await _forget(store, stored.key)
+        raise
+    if same is not None:
+        await _forget(store, stored.key)  # the first try's copy is the one recorded
+        return same
+    log.info(
+        "documents.attached",
+        request=str(request_id),
+        document_id=str(stored.document_id),
+        size=len(data),
+        content_type=stored.kind.content_type,
+        scan_status=stored.scan_status.value,
+    )
+    return document
+
+
+async def _check_scan_and_store(
+    db: Database,
+    store: DocumentStore,
+    scanner: ClamdScanner | None,
+    *,
+    resident_id: uuid.UUID,
+    request_id: uuid.UUID,
+    filename: str | None,
+    declared_type: str | None,
+    data: bytes,
+    digest: bytes,
+    upload: tuple[str, str | None],
+    max_bytes: int,
+    max_documents: int,
+) -> Document | _Stored:
+    """The document already attached for this upload, or the upload checked, scanned and put
+    in S3; cancelled, it leaves nothing in S3."""
     async with db.read() as session:
         _, same = await check_can_attach(session, resident_id, request_id, max_documents, upload)
     if same is not None:
@@ -135,48 +228,20 @@ async def attach(
     scanned_at = datetime.now(UTC) if scan_status is ScanStatus.clean else None
     document_id = uuid.uuid4()
     key = f"requests/{request_id}/{document_id}.{kind.extension}"
-    await store.put(
-        key,
-        data,
-        content_type=kind.content_type,
-        sha256_b64=base64.b64encode(digest.digest()).decode(),
+    writing = asyncio.ensure_future(
+        store.put(
+            key,
+            data,
+            content_type=kind.content_type,
+            sha256_b64=base64.b64encode(digest).decode(),
+        )
     )
     try:
-        async with db.transaction() as session:
-            # Again under the request's lock: two tries of one upload racing each other.
-            request, same = await check_can_attach(
-                session, resident_id, request_id, max_documents, upload, lock=True
-            )
-            if same is None:
-                document = _record(
-                    session,
-                    request,
-                    resident_id,
-                    document_id,
-                    key,
-                    filename,
-                    kind,
-                    data,
-                    digest.hexdigest(),
-                    scan_status,
-                    scanned_at,
-                )
-                await session.flush()
-    except BaseException:
-        await _forget(store, key)
+        await asyncio.shield(writing)
+    except asyncio.CancelledError:
+        deadline.clean_up_after(writing, lambda: _forget(store, key))
         raise
-    if same is not None:
-        await _forget(store, key)  # the first try's copy is the one recorded
-        return same
-    log.info(
-        "documents.attached",
-        request=str(request_id),
-        document_id=str(document_id),
-        size=len(data),
-        content_type=kind.content_type,
-        scan_status=scan_status.value,
-    )
-    return document
+    return _Stored(document_id, key, kind, scan_status, scanned_at)
 
 
 def _record(

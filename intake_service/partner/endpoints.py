@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 
 from intake_service.deps import DB, Settings
 from intake_service.documents import service as documents
+from intake_service.documents.deadline import until_hung_up
 from intake_service.documents.endpoints import read_upload
 from intake_service.partner import service
 from intake_service.partner.schemas import HandoffIn, PartnerRequestIn
@@ -93,6 +95,8 @@ async def upload(
         data=await read_upload(file, settings),
         max_bytes=settings.max_document_bytes,
         max_documents=settings.max_documents_per_request,
+        within=settings.upload_timeout,
+        hung_up=partial(until_hung_up, request.receive),
     )
     return DocumentOut.model_validate(document)
 
