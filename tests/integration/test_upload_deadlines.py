@@ -1,0 +1,176 @@
+"""An upload that cannot be stored in time, or whose caller hangs up, stops there and leaves
+nothing attached (issue 17): even the object S3 writes after intake gave up is deleted."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from starlette.types import Message
+
+from shared.identity import IDENTITY_HEADER, Identity, PrincipalKind, sign_identity
+from shared.settings import S3Settings
+from shared.storage import DocumentStore
+from tests.support import files
+
+DRAFT = {"department_code": "visas", "service_code": "final_exit", "description": "Final exit"}
+
+
+class StalledStore(DocumentStore):
+    """S3 whose puts hold boto3's thread until `gate` opens, as a slow S3 does; the thread
+    then writes the object whether or not anyone still waits for it."""
+
+    def __init__(self, settings: S3Settings) -> None:
+        super().__init__(settings)
+        self.gate = threading.Event()
+        self.writing = threading.Event()
+        self.written = threading.Event()
+        self.deleted = asyncio.Event()
+
+    async def put(self, key: str, data: bytes, *, content_type: str, sha256_b64: str) -> None:
+        def write() -> None:
+            self.writing.set()
+            self.gate.wait(30)
+            self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+            )
+            self.written.set()
+
+        await asyncio.to_thread(write)
+
+    async def delete(self, key: str) -> None:
+        await super().delete(key)
+        self.deleted.set()
+
+
+@pytest.fixture
+async def resident(client: httpx.AsyncClient, stack: Any, sms: Any) -> Any:
+    """A signed-in resident."""
+    return await stack.sign_up(client, sms.ledger)
+
+
+@pytest.fixture
+def stalled(stack: Any) -> Iterator[StalledStore]:
+    """The in-process intake stores through a StalledStore for this test."""
+    before = stack.intake.state.store
+    store = StalledStore(stack.intake_settings)
+    stack.intake.state.store = store
+    yield store
+    store.gate.set()  # a failed test must not leave a thread waiting
+    stack.intake.state.store = before
+
+
+async def _draft(client: httpx.AsyncClient, resident: Any) -> str:
+    response = await client.post("/v1/requests", json=DRAFT, headers=resident.auth)
+    assert response.status_code == 201, response.text
+    request_id: str = response.json()["id"]
+    return request_id
+
+
+async def _left_behind(stack: Any, request_id: str) -> tuple[int, int]:
+    """Rows recorded and objects stored for the request."""
+    async with stack.sessions() as session:
+        rows = await session.scalar(
+            text("SELECT count(*) FROM documents WHERE request_id = :id"), {"id": request_id}
+        )
+    store = stack.intake.state.store
+    listing = await asyncio.to_thread(
+        store._client.list_objects_v2, Bucket=store.bucket, Prefix=f"requests/{request_id}/"
+    )
+    return int(rows or 0), len(listing.get("Contents", []))
+
+
+async def _nothing_left_once_written(stack: Any, store: StalledStore, request_id: str) -> None:
+    """Let S3 finish the put intake gave up on; then its object must go again."""
+    store.gate.set()
+    assert await asyncio.to_thread(store.written.wait, 10), "S3 never wrote the object"
+    await asyncio.wait_for(store.deleted.wait(), 10)
+    assert await _left_behind(stack, request_id) == (0, 0)
+
+
+async def test_an_upload_s3_cannot_store_in_time_answers_503_and_keeps_nothing(
+    client: httpx.AsyncClient,
+    resident: Any,
+    stack: Any,
+    stalled: StalledStore,
+) -> None:
+    request_id = await _draft(client, resident)
+    settings = stack.intake.state.settings
+    stack.intake.state.settings = settings.model_copy(update={"upload_timeout": 0.5})
+    try:
+        started = asyncio.get_running_loop().time()
+        response = await asyncio.wait_for(
+            client.post(
+                f"/v1/requests/{request_id}/documents",
+                files={"file": ("scan.pdf", files.PDF, "application/pdf")},
+                headers=resident.auth,
+            ),
+            5,
+        )
+        elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        stack.intake.state.settings = settings
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "upload_timeout"
+    assert response.headers["retry-after"] == "5"
+    assert elapsed < 2, elapsed
+    await _nothing_left_once_written(stack, stalled, request_id)
+
+
+async def test_an_upload_whose_caller_hangs_up_stops_and_keeps_nothing(
+    client: httpx.AsyncClient, resident: Any, stack: Any, stalled: StalledStore
+) -> None:
+    request_id = await _draft(client, resident)
+    async with stack.sessions() as session:
+        resident_id = await session.scalar(
+            text("SELECT resident_id FROM requests WHERE id = :id"), {"id": request_id}
+        )
+    secret = stack.intake_settings.internal_auth_secret.get_secret_value().encode()
+    identity = Identity(subject=str(resident_id), kind=PrincipalKind.resident)
+    upload = httpx.Request(
+        "POST",
+        f"http://intake/v1/requests/{request_id}/documents",
+        files={"file": ("scan.pdf", files.PDF, "application/pdf")},
+        headers={IDENTITY_HEADER: sign_identity(identity, secret)},
+    )
+    body = upload.read()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": upload.url.path,
+        "raw_path": upload.url.raw_path,
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower(), v) for k, v in upload.headers.raw],
+        "client": ("10.0.0.2", 40000),
+        "server": ("intake", 80),
+    }
+    hang_up = asyncio.Event()
+    delivered = False
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await hang_up.wait()  # as the gateway closing the connection at its deadline
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    call = asyncio.create_task(stack.intake(scope, receive, send))
+    assert await asyncio.to_thread(stalled.writing.wait, 10), f"intake never reached S3: {sent}"
+    hang_up.set()
+    await asyncio.wait_for(call, 5)
+    assert sent[0]["status"] == 499
+    await _nothing_left_once_written(stack, stalled, request_id)
