@@ -128,8 +128,10 @@ _TITLES = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     409: "Conflict",
     413: "Content Too Large",
+    414: "URI Too Long",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     429: "Too Many Requests",
@@ -137,6 +139,18 @@ _TITLES = {
     502: "Bad Gateway",
     503: "Service Unavailable",
     504: "Gateway Timeout",
+}
+
+
+# Code and messages of the HTTPExceptions Starlette and our own layers raise (shared/slow_clients).
+HTTP_PROBLEMS: dict[int, tuple[str, str, str]] = {
+    404: ("not_found", "Not found.", "غير موجود."),
+    405: ("method_not_allowed", "Method not allowed.", "الطريقة غير مسموحة."),
+    408: (
+        "request_timeout",
+        "The request was not received in time. Please try again.",
+        "لم يصل الطلب كاملاً في الوقت المحدد. يرجى المحاولة مرة أخرى.",
+    ),
 }
 
 
@@ -213,12 +227,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 404:
-            en, ar, code = "Not found.", "غير موجود.", "not_found"
-        elif exc.status_code == 405:
-            en, ar, code = "Method not allowed.", "الطريقة غير مسموحة.", "method_not_allowed"
-        else:
-            en, ar, code = str(exc.detail), "تعذر تنفيذ الطلب.", "http_error"
+        default = ("http_error", str(exc.detail), "تعذر تنفيذ الطلب.")
+        code, en, ar = HTTP_PROBLEMS.get(exc.status_code, default)
         return problem(
             exc.status_code,
             code,

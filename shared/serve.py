@@ -4,7 +4,8 @@
 the app's /readyz answers 503 at once, requests keep being served for SHUTDOWN_DELAY seconds
 (so load balancers take the pod out), then uvicorn stops taking connections and finishes
 in-flight requests within its graceful timeout, and the process exits 0. A second signal
-stops at once.
+stops at once. Slow clients are cut by deadlines of our own (shared/slow_clients.py): every
+HTTP process starts here, so each has them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
+
+from shared.slow_clients import BodyDeadlineMiddleware, GuardedHttpProtocol, client_timeouts
 
 
 class GracefulServer(uvicorn.Server):
@@ -50,8 +53,12 @@ def main() -> None:
     args = parser.parse_args()
     module_name, _, function = args.factory.partition(":")
     app: FastAPI = getattr(importlib.import_module(module_name), function)()
+    timeouts = client_timeouts()
     config = uvicorn.Config(
-        app,
+        BodyDeadlineMiddleware(
+            app, idle=timeouts.request_body_timeout, total=timeouts.request_body_deadline
+        ),
+        http=GuardedHttpProtocol,
         host=args.host,
         port=args.port,
         access_log=False,
