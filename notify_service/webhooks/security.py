@@ -49,17 +49,52 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300) -> bo
     return hmac.compare_digest(sign(secret, body, moment).encode(), header.encode())
 
 
-def is_public(address: str) -> bool:
-    """Whether an IP address is on the public internet (not ours, not special)."""
-    ip = ipaddress.ip_address(address)
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_DOCUMENTATION_V6 = ipaddress.IPv6Network("3fff::/20")  # RFC 9637, newer than Python 3.11
+
+
+def _ipv4_behind(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses a transition form (mapped, 6to4, Teredo, NAT64, compatible) reaches."""
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo  # (server, client): the client is the one dialled, both must be public
+    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF),)
+    return ()
+
+
+def _global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """`is_global`, less the special ranges Python 3.11 still calls global."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip.is_global and not ip.is_multicast
+    return ip.is_global and not (
+        ip.is_multicast or ip.is_reserved or ip.is_site_local or ip in _DOCUMENTATION_V6
     )
+
+
+def is_public(address: str) -> bool:
+    """Whether an IP address is on the public internet: the one rule for every call we make
+    on a partner's behalf, at subscription and again at connect time.
+
+    Public means `is_global` (so carrier-grade NAT, 100.64.0.0/10, where EKS pods may live,
+    is not), and an IPv6 address that carries an IPv4 address is judged by what it reaches:
+    every embedded IPv4 must be global. For 6to4, NAT64 and the mapped and compatible forms
+    the IPv4 address alone decides: Python 3.11 calls all of 2002::/16 and 64:ff9b::/96
+    global, later versions call 2002::/16 not global, and neither answer is the right one.
+    """
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _global(ip)
+    behind = _ipv4_behind(ip)
+    if not all(_global(v4) for v4 in behind):
+        return False
+    if behind and ip.teredo is None:
+        return True
+    return _global(ip)  # Teredo's own prefix (2001::/32) is not global either
 
 
 HTTPS_PORTS = frozenset({443, 8443})
