@@ -88,6 +88,14 @@ async def test_a_public_address_is_connected_to_as_resolved() -> None:
     assert len(inner.asked) == 1
 
 
+@pytest.mark.parametrize("host", ["100.64.0.1", "100.127.255.254", "2002:7f00:1::"])
+async def test_carrier_grade_nat_and_6to4_are_refused_when_connecting(host: str) -> None:
+    inner = _Recording()
+    with pytest.raises(httpcore.ConnectError, match="not public"):
+        await PublicOnlyBackend(inner).connect_tcp(host, 443)
+    assert inner.asked == []
+
+
 async def test_the_webhook_worker_delivers_through_the_pinned_transport() -> None:
     for allow_private, pinned in ((False, True), (True, False)):
         settings = NotifySettings(webhook_allow_private_targets=allow_private)

@@ -195,6 +195,9 @@ async def test_subscribing_needs_the_scope(
         "https://8.8.8.8:25/hook",
         "https://8.8.8.8:99999/hook",
         "https://8.8.8.8:x/hook",
+        "https://100.64.0.1/",  # carrier-grade NAT: pod addresses on EKS custom networking
+        "https://100.127.255.254/",
+        "https://[2002:7f00:1::]/",  # 6to4 for 127.0.0.1
     ],
 )
 async def test_internal_targets_are_refused(url: str) -> None:
