@@ -9,15 +9,19 @@ lies, and the contents of every object stream, which only a parser can find the 
 reader does: qpdf (through pikepdf) reads the cross-reference table, each stream's
 dictionary and `/Length`, and decodes the stream with its own filters under memory limits.
 A hand-written search for `stream` and its dictionary was blind to a dictionary padded past
-its window and to an object stream without `/Type /ObjStm` (issue 17). An object stream qpdf
-cannot decode cleanly is refused (fail closed); a file qpdf cannot open is damaged.
+its window and to an object stream without `/Type /ObjStm` (issue 17). Readers do not all
+take the same objects, so qpdf reads every view of the file one may show: the whole, each
+earlier revision, and the whole with its tables rebuilt (where a duplicate object wins).
+An object stream qpdf cannot decode cleanly is refused (fail closed); a file qpdf cannot
+open at all is damaged. qpdf releases the GIL while it parses: the event loop runs on.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TypeGuard
 
 import pikepdf
@@ -46,6 +50,7 @@ MAX_PAGES_COUNTED = 10_000  # counting stops here; the limit is far lower
 MAX_NAMES = 1_000_000
 MAX_STREAMS = 50_000
 MAX_OBJECTS = 100_000
+MAX_REVISIONS = 16  # a signed form signed and filled many times over has a handful
 # Filters qpdf decodes under a memory limit (LZW has none, so an object stream in it is
 # refused); ASCIIHex and ASCII85 only shrink.
 BOUNDED_FILTERS = frozenset(
@@ -63,6 +68,7 @@ set_qpdf_limits(
 
 _DELIMITER = rb"\x00\t\n\x0c\r /<>\[\](){}%"
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_EOF = re.compile(rb"%%EOF")
 _SPACE = rb"(?:[\x00\t\n\x0c\r ]|%[^\r\n]*)*"
 
 
@@ -108,12 +114,13 @@ class PdfFacts:
 
 
 @dataclass
-class _Parsed:
-    """What the parser found: the decoded object streams, and why it could not go on."""
+class _Reading:
+    """The object streams decoded so far, over every view of the file, and what stopped it."""
 
-    streams: list[bytes]
+    streams: list[bytes] = field(default_factory=list)
+    offsets: set[int] = field(default_factory=set)  # where the decoded ones lie in the file
+    budget: int = MAX_INFLATED_TOTAL
     uninspectable: bool = False
-    damaged: bool = False
     encrypted: bool = False
 
 
@@ -142,30 +149,47 @@ def _filters(stream: pikepdf.Stream) -> list[str]:
 
 def _decode(pdf: pikepdf.Pdf, stream: pikepdf.Stream) -> bytes | None:
     """The stream's decoded bytes, or None where qpdf cannot decode them cleanly: a filter it
-    does not apply under a limit, or a warning since the caller emptied the list (a length it
-    had to recover when it read the object, data that stops short)."""
+    does not apply under a limit, a `/Length` it had to recover (it then reads other bytes
+    than the dictionary says), or a warning since the caller emptied the list (data that
+    stops short)."""
     if any(name not in BOUNDED_FILTERS for name in _filters(stream)):
         return None
     try:
+        if stream.get("/Length") != len(stream.read_raw_bytes()):
+            return None
         data = stream.read_bytes()
-    except pikepdf.DataDecodingError as exc:
-        if "memory limit" in str(exc):
-            raise PdfTooComplex() from exc
-        return None
-    except pikepdf.PdfError:
+    except pikepdf.PdfError:  # DataDecodingError included: over the limit, or not its filter
         return None
     return None if pdf.get_warnings() else data
 
 
-def _parse(data: bytes) -> _Parsed:
-    """Open the PDF with qpdf and decode every object stream in it, within the budget."""
+def _views(data: bytes) -> Iterator[bytes]:
+    """The file as readers may take it: whole; each earlier revision, up to its own %%EOF (a
+    reader showing the signed version does); and whole with its cross-reference tables
+    ignored, as a reader rebuilds them when they do not parse, where an object the tables
+    leave out may win. One at a time: each is a copy."""
+    ends = [match.end() for match in _EOF.finditer(data)]
+    if len(ends) > MAX_REVISIONS:
+        raise PdfTooComplex()
+    yield data
+    for end in ends[:-1]:
+        yield data[:end]
+    if b"startxref" in data:
+        yield data.replace(b"startxref", b"startxre_")  # the same length: offsets hold
+
+
+def _read(view: bytes, reading: _Reading) -> bool:
+    """Decode the object streams of one view not decoded yet; False where qpdf cannot open
+    it at all, even with its recovery."""
     try:
-        pdf = pikepdf.open(io.BytesIO(data))
+        pdf = pikepdf.open(io.BytesIO(view))
     except pikepdf.PasswordError:
-        return _Parsed([], encrypted=True)
+        reading.encrypted = True
+        return True
     except pikepdf.PdfError:
-        return _Parsed([], damaged=True)
+        return False
     with pdf:
+        reading.encrypted = reading.encrypted or pdf.is_encrypted
         table = pdf.get_xref_table()
         if len(table) > MAX_OBJECTS:
             raise PdfTooComplex()
@@ -174,24 +198,24 @@ def _parse(data: bytes) -> _Parsed:
             for entry in table.values()
             if entry.type == 2 and entry.obj_stream_number is not None
         }
-        parsed = _Parsed([], encrypted=pdf.is_encrypted)
-        budget = MAX_INFLATED_TOTAL
         for objgen, entry in table.items():
-            if entry.type != 1:
+            offset = entry.offset
+            if entry.type != 1 or offset is None or offset in reading.offsets:
                 continue
             pdf.get_warnings()  # qpdf hands its warnings over once: this empties the list
             obj = pdf.get_object(objgen)
             if not _is_object_stream(obj, objgen, referenced):
                 continue
+            reading.offsets.add(offset)
             decoded = _decode(pdf, obj)
             if decoded is None:
-                parsed.uninspectable = True
-                break
-            budget -= len(decoded)
-            if budget < 0:
+                reading.uninspectable = True
+                return True
+            reading.budget -= len(decoded)
+            if reading.budget < 0:
                 raise PdfTooComplex()
-            parsed.streams.append(decoded)
-        return parsed
+            reading.streams.append(decoded)
+    return True
 
 
 def _active(chunk: bytes) -> str | None:
@@ -222,11 +246,17 @@ def pdf_facts(data: bytes) -> PdfFacts:
         or data.count(b"obj") > 2 * MAX_OBJECTS
     ):
         raise PdfTooComplex()
-    parsed = _parse(data)
+    reading = _Reading()
+    damaged = False
+    for number, view in enumerate(_views(data)):
+        opened = _read(view, reading)
+        damaged = number == 0 and not opened  # only the whole file must open
+        if damaged or reading.uninspectable:
+            break
     active: set[str] = set()
     pages = 0
-    encrypted = parsed.encrypted
-    for chunk in (data, *parsed.streams):
+    encrypted = reading.encrypted
+    for chunk in (data, *reading.streams):
         name = _active(chunk)
         if name:
             active.add(name)
@@ -237,7 +267,7 @@ def pdf_facts(data: bytes) -> PdfFacts:
         encrypted=encrypted,
         active=frozenset(active),
         pages=pages,
-        uninspectable=parsed.uninspectable,
-        damaged=parsed.damaged,
+        uninspectable=reading.uninspectable,
+        damaged=damaged,
         end=eof + len(b"%%EOF") if eof >= 0 else None,
     )
