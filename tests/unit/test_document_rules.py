@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -191,6 +192,32 @@ def test_a_script_in_an_object_stream_behind_a_padded_dictionary_is_found(
     assert refusal.extra["found"] == ["OpenAction"]
 
 
+@pytest.mark.parametrize("hidden_by", ["update", "duplicate"])
+def test_a_script_in_an_object_stream_the_table_leaves_out_is_found(hidden_by: str) -> None:
+    """An earlier revision (a signed version a reader shows) or the object a reader takes
+    when it rebuilds the table: the newest table alone never points at the script."""
+    data = files.pdf_with_hidden_script(padding=0, hidden_by=hidden_by)
+    refusal = _refused(data, PDF)
+    assert isinstance(refusal, errors.PdfActiveContent)
+    assert refusal.extra["found"] == ["OpenAction"]
+
+
+@pytest.mark.parametrize("hidden_by", [None, "update", "duplicate"])
+def test_the_same_files_without_the_script_pass(hidden_by: str | None) -> None:
+    data = files.pdf_with_hidden_script(padding=0, hidden_by=hidden_by, script=False)
+    rules.check_content(data, PDF)
+
+
+def test_an_object_stream_whose_length_is_wrong_is_refused() -> None:
+    """qpdf recovers the length of the stream that holds the catalog while it opens the
+    file; what it then reads is not what the dictionary declares."""
+    data = files.pdf_with_hidden_script(padding=0, script=False)
+    declared = re.search(rb"/Length (\d+)", data)
+    assert declared
+    wrong = data[: declared.start(1)] + b"%d" % (int(declared[1]) + 7) + data[declared.end(1) :]
+    assert isinstance(_refused(wrong, PDF), errors.PdfUninspectable)
+
+
 @pytest.mark.parametrize(
     "filters",
     [b"/LZWDecode", b"/DCTDecode", b"/FooDecode", b"[/FlateDecode /JBIG2Decode]"],
@@ -282,6 +309,7 @@ def test_hostile_names_are_refused_with_the_reason(name: str, reason: str) -> No
         b"%PDF-1.7\n" + b"/a" * 1_000_001 + b"\n%%EOF\n",  # a million names, nothing else
         b"%PDF-1.7\n" + b"1 0 obj<</Type/ObjStm>>stream\nendstream\n" * 100_001 + b"%%EOF\n",
         pdf(b"<</Type /ObjStm /N 1 /First 4>>\nstream\n9 0 <<>>"),  # a stream that never ends
+        pdf(tail=b"%%EOF\n" * pdf_rules.MAX_REVISIONS),  # more revisions than the limit
         pdf(*[b"<<>>"] * pdf_rules.MAX_OBJECTS),  # more objects than the limit, counted
         files.PDF.replace(  # ... and found by the parser when no `endobj` is there to count
             b"trailer",
