@@ -72,6 +72,24 @@ def _until_closed(sock: socket.socket, within: float) -> bytes:
     return data
 
 
+def _drip(sock: socket.socket, byte: bytes, every: float, within: float) -> bytes:
+    """Send `byte` every `every` seconds, never idle long, until the server answers or closes
+    (at most `within`); then everything it sends until it closes."""
+    started = time.monotonic()
+    sock.settimeout(every)
+    data = b""
+    while time.monotonic() - started < within:
+        try:
+            sock.sendall(byte)
+            data = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        break  # an answer, or the close (b"")
+    return data + _until_closed(sock, MARGIN)
+
+
 def _cut(data: bytes) -> None:
     """A cut connection: closed silently, or closed after a 408 problem."""
     if data:
@@ -167,19 +185,8 @@ def test_a_head_that_drips_in_is_cut_at_the_header_timeout(strict_stack: LiveSta
     with socket.create_connection(_address(strict_stack)) as sock:
         started = time.monotonic()
         sock.sendall(b"GET /v1/catalog HTTP/1.1\r\nHost: gateway\r\nX-Drip-")
-        sock.settimeout(0.3)
-        data = b""
         # One byte of a header name every 0.3 s: never idle long, never done.
-        while time.monotonic() - started < HEADER_TIMEOUT + MARGIN:
-            try:
-                sock.sendall(b"a")
-                data = sock.recv(65536)
-                break  # an answer, or the close (b"")
-            except TimeoutError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                break
-        data += _until_closed(sock, MARGIN)
+        data = _drip(sock, b"a", 0.3, HEADER_TIMEOUT + MARGIN)
         elapsed = time.monotonic() - started
     assert HEADER_TIMEOUT - 0.5 <= elapsed < HEADER_TIMEOUT + MARGIN
     _cut(data)
@@ -206,19 +213,8 @@ def test_a_body_that_drips_in_is_cut_at_the_body_deadline(strict_stack: LiveStac
             b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
         )
         started = time.monotonic()
-        sock.settimeout(BODY_TIMEOUT / 4)
-        data = b""
         # A byte more often than the body timeout: only the whole body's deadline ends it.
-        while time.monotonic() - started < BODY_DEADLINE + MARGIN:
-            try:
-                sock.sendall(b" ")
-                data = sock.recv(65536)
-                break
-            except TimeoutError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                break
-        data += _until_closed(sock, MARGIN)
+        data = _drip(sock, b" ", BODY_TIMEOUT / 4, BODY_DEADLINE + MARGIN)
         elapsed = time.monotonic() - started
     assert BODY_DEADLINE - 0.5 <= elapsed < BODY_DEADLINE + MARGIN
     _cut(data)
@@ -240,16 +236,9 @@ def test_a_body_that_drips_in_after_its_answer_is_cut_at_the_body_deadline(
         assert data.startswith(b"HTTP/1.1 401 "), data[:200]
         answered = time.monotonic()
         # The rest of the body drips in more often than uvicorn's 5-s keep-alive timeout.
-        while time.monotonic() - answered < BODY_DEADLINE + MARGIN:
-            try:
-                sock.sendall(b" ")
-                if not sock.recv(65536):
-                    break
-            except TimeoutError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                break
+        after = _drip(sock, b" ", BODY_TIMEOUT / 4, BODY_DEADLINE + MARGIN)
         elapsed = time.monotonic() - answered
+    assert after == b"", after[:200]  # nothing more after the 401, then the close
     assert BODY_DEADLINE - 0.5 <= elapsed < BODY_DEADLINE + MARGIN
 
 
