@@ -1,15 +1,16 @@
 """An upload's time budget: its checks, scan and storage end by UPLOAD_TIMEOUT, or as soon as
-the caller hangs up, and leave nothing behind either way (issue 17).
+the caller hangs up, and its record by RECORD_BOUND after that; it leaves nothing behind
+whichever passes (issue 17).
 
-Only that part is cut short. A commit cut short cannot be told from one that happened, so the
-record after it runs whole, bounded by Postgres' own timeouts (RECORD_BOUND).
+The record is cut only up to its commit. A commit cut short cannot be told from one that
+happened, so the commit itself runs whole, bounded by Postgres' statement_timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import structlog
@@ -22,8 +23,9 @@ log = structlog.get_logger()
 T = TypeVar("T")
 
 RECORD_BOUND = 5.0
-"""Seconds the record may take after UPLOAD_TIMEOUT at worst: a pooled connection within 2 s
-and the request's row lock within 3 s (shared/db/session.py); its statements take ms."""
+"""Seconds the record may take up to its commit (`recording`). Postgres bounds each wait on its
+own (a pooled connection 2 s, the request's row lock 3 s, a statement 5 s: shared/db/session.py)
+but not their sum; its statements take ms."""
 
 _CLEAN_UPS: set[asyncio.Task[None]] = set()
 
@@ -62,6 +64,22 @@ async def bounded(
         raise ClientGone()
     log.warning("documents.upload_timed_out", within=within)
     raise UploadTimedOut()
+
+
+@contextlib.asynccontextmanager
+async def recording() -> AsyncIterator[None]:
+    """Cut the block at RECORD_BOUND with UploadTimedOut. To be entered inside the transaction,
+    so it ends before the commit: cut, the transaction rolls back; the commit is never cut."""
+    within = RECORD_BOUND
+    bound = asyncio.timeout(within)
+    try:
+        async with bound:
+            yield
+    except TimeoutError:
+        if not bound.expired():
+            raise  # a timeout of the block's own (asyncpg's connect), not ours
+        log.warning("documents.record_timed_out", within=within)
+        raise UploadTimedOut() from None
 
 
 def clean_up_after(work: asyncio.Future[Any], clean_up: Callable[[], Awaitable[None]]) -> None:

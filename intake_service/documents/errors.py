@@ -216,8 +216,8 @@ class DocumentNotFound(NotFound):
 
 
 class UploadTimedOut(AppError):
-    """Checks, scan and storage did not end within UPLOAD_TIMEOUT (S3 slow, most likely):
-    nothing was kept, the client may retry."""
+    """Checks, scan and storage did not end within UPLOAD_TIMEOUT (S3 slow, most likely), or
+    the record within RECORD_BOUND: nothing was kept, the client may retry."""
 
     status = 503
     code = "upload_timeout"

@@ -137,7 +137,9 @@ async def attach(
     again to the same request answer with the document already attached.
 
     Everything before the record ends within `within` seconds, or once `hung_up` returns
-    (the caller left), and keeps nothing (deadline.py)."""
+    (the caller left), and the record up to its commit within RECORD_BOUND; cut short, the
+    upload keeps nothing (deadline.py). The commit itself is never cut: a commit cut halfway
+    cannot be told from one that happened."""
     digest = hashlib.sha256(data)
     claimed = sniff(data[:16])  # proved or refused below; here only to name a repeat
     upload = (digest.hexdigest(), display_name(filename, claimed.extension) if claimed else None)
@@ -162,7 +164,8 @@ async def attach(
     if isinstance(stored, Document):
         return stored
     try:
-        async with db.transaction() as session:
+        # recording() ends before the transaction commits: only the commit is not cut.
+        async with db.transaction() as session, deadline.recording():
             # Again under the request's lock: two tries of one upload racing each other.
             request, same = await check_can_attach(
                 session, resident_id, request_id, max_documents, upload, lock=True

@@ -1,6 +1,7 @@
 """Every deadline shorter than the one above it, from the ingress down (issue 17; the chain is
 in deploy/README.md, "Deadlines"): nginx > gateway's forward > intake's upload (plus the
-record after it) > one scan; and clamd's ReadTimeout matching the scan's deadline.
+record after it, cut at RECORD_BOUND before its commit) > one scan; and clamd's ReadTimeout
+matching the scan's deadline.
 
 Read where production reads them: the rendered Ingress, each Deployment's environment (its
 ConfigMap and its own `env`), else the settings' defaults."""
