@@ -15,6 +15,7 @@ from devstack.clamd import Clamd
 from intake_service.documents.errors import ScannerUnavailable
 from intake_service.documents.scanner import ClamdScanner
 from tests.support import files
+from tests.support.buckets import documents_left_behind
 
 DRAFT = {"department_code": "visas", "service_code": "final_exit", "description": "Final exit"}
 
@@ -40,19 +41,6 @@ async def _upload(
         files={"file": ("scan.pdf", data, "application/pdf")},
         headers=resident.auth,
     )
-
-
-async def _left_behind(stack: Any, request_id: str) -> tuple[int, list[Any]]:
-    """Rows recorded and objects stored for the request (both must be empty after a refusal)."""
-    async with stack.sessions() as session:
-        rows = await session.scalar(
-            text("SELECT count(*) FROM documents WHERE request_id = :id"), {"id": request_id}
-        )
-    store = stack.intake.state.store
-    listing = await asyncio.to_thread(
-        store._client.list_objects_v2, Bucket=store.bucket, Prefix=f"requests/{request_id}/"
-    )
-    return int(rows or 0), listing.get("Contents", [])
 
 
 async def test_clean_pdf_is_recorded_as_clean(
@@ -84,7 +72,7 @@ async def test_eicar_is_refused_and_nothing_is_kept(
     assert body["detail"]
     assert body["detail_ar"]
     assert "EICAR" not in response.text  # the signature's name is for our logs only
-    assert await _left_behind(stack, request_id) == (0, [])
+    assert await documents_left_behind(stack, request_id) == (0, [])
 
 
 async def test_killed_clamd_refuses_uploads_with_503_and_keeps_nothing(
@@ -98,7 +86,7 @@ async def test_killed_clamd_refuses_uploads_with_503_and_keeps_nothing(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"
     assert response.json()["code"] == "scanner_unavailable"
-    assert await _left_behind(stack, request_id) == (0, [])
+    assert await documents_left_behind(stack, request_id) == (0, [])
 
 
 async def test_clamd_over_its_stream_limit_fails_closed(
@@ -110,7 +98,7 @@ async def test_clamd_over_its_stream_limit_fails_closed(
         stack.intake.state.scanner = ClamdScanner(small.address, timeout=5)
         response = await _upload(client, resident, request_id, big)
     assert response.status_code == 503, response.text
-    assert await _left_behind(stack, request_id) == (0, [])
+    assert await documents_left_behind(stack, request_id) == (0, [])
 
 
 async def test_a_scanner_that_never_answers_times_out(tmp_path: Path) -> None:
@@ -209,7 +197,7 @@ async def test_content_rules_answer_their_own_problem(
     assert body["type"].endswith(code.replace("_", "-"))
     assert body["detail"]
     assert body["detail_ar"]
-    assert await _left_behind(stack, request_id) == (0, [])
+    assert await documents_left_behind(stack, request_id) == (0, [])
 
 
 async def test_without_a_scanner_uploads_are_recorded_not_scanned(

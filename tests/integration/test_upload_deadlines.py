@@ -18,6 +18,7 @@ from shared.identity import IDENTITY_HEADER, Identity, PrincipalKind, sign_ident
 from shared.settings import S3Settings
 from shared.storage import DocumentStore
 from tests.support import files
+from tests.support.buckets import documents_left_behind
 
 DRAFT = {"department_code": "visas", "service_code": "final_exit", "description": "Final exit"}
 
@@ -73,25 +74,12 @@ async def _draft(client: httpx.AsyncClient, resident: Any) -> str:
     return request_id
 
 
-async def _left_behind(stack: Any, request_id: str) -> tuple[int, int]:
-    """Rows recorded and objects stored for the request."""
-    async with stack.sessions() as session:
-        rows = await session.scalar(
-            text("SELECT count(*) FROM documents WHERE request_id = :id"), {"id": request_id}
-        )
-    store = stack.intake.state.store
-    listing = await asyncio.to_thread(
-        store._client.list_objects_v2, Bucket=store.bucket, Prefix=f"requests/{request_id}/"
-    )
-    return int(rows or 0), len(listing.get("Contents", []))
-
-
 async def _nothing_left_once_written(stack: Any, store: StalledStore, request_id: str) -> None:
     """Let S3 finish the put intake gave up on; then its object must go again."""
     store.gate.set()
     assert await asyncio.to_thread(store.written.wait, 30), "S3 never wrote the object"
     await asyncio.wait_for(store.deleted.wait(), 30)
-    assert await _left_behind(stack, request_id) == (0, 0)
+    assert await documents_left_behind(stack, request_id) == (0, [])
 
 
 async def test_an_upload_s3_cannot_store_in_time_answers_503_and_keeps_nothing(
@@ -202,4 +190,4 @@ async def test_an_upload_whose_record_is_held_past_its_bound_answers_503_and_kee
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "upload_timeout"
     assert response.headers["retry-after"] == "5"
-    assert await _left_behind(stack, request_id) == (0, 0)
+    assert await documents_left_behind(stack, request_id) == (0, [])
