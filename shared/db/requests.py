@@ -1,4 +1,5 @@
-"""Requests, timeline, documents, idempotency keys (intake writes; routing moves status)."""
+"""Requests, timeline, documents, idempotency keys (intake writes them; routing moves a
+submitted request along its workflow: README.md, "Who writes which table")."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ written out as SQL so that even a cached generic plan can see the index applies.
 
 
 class Request(Base):
-    """A resident's request. Intake creates and submits it; routing records its routing."""
+    """A resident's request. Intake creates, edits and submits it and records the resident's
+    own actions; routing moves it through the staff's workflow (status, transfer, SLA marks).
+    Every status change goes through `shared.workflow.transition`, on the row locked."""
 
     __tablename__ = "requests"
     __table_args__ = (
