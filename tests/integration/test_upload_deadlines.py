@@ -74,6 +74,18 @@ async def _draft(client: httpx.AsyncClient, resident: Any) -> str:
     return request_id
 
 
+async def _upload(client: httpx.AsyncClient, resident: Any, request_id: str) -> httpx.Response:
+    """A PDF uploaded to the draft; a test that hangs here fails after 30 s instead."""
+    return await asyncio.wait_for(
+        client.post(
+            f"/v1/requests/{request_id}/documents",
+            files={"file": ("scan.pdf", files.PDF, "application/pdf")},
+            headers=resident.auth,
+        ),
+        30,
+    )
+
+
 async def _nothing_left_once_written(stack: Any, store: StalledStore, request_id: str) -> None:
     """Let S3 finish the put intake gave up on; then its object must go again."""
     store.gate.set()
@@ -96,14 +108,7 @@ async def test_an_upload_s3_cannot_store_in_time_answers_503_and_keeps_nothing(
     stack.intake.state.settings = settings.model_copy(update={"upload_timeout": within})
     try:
         started = asyncio.get_running_loop().time()
-        response = await asyncio.wait_for(
-            client.post(
-                f"/v1/requests/{request_id}/documents",
-                files={"file": ("scan.pdf", files.PDF, "application/pdf")},
-                headers=resident.auth,
-            ),
-            30,
-        )
+        response = await _upload(client, resident, request_id)
         elapsed = asyncio.get_running_loop().time() - started
     finally:
         stack.intake.state.settings = settings
@@ -179,14 +184,8 @@ async def test_an_upload_whose_record_is_held_past_its_bound_answers_503_and_kee
         await session.execute(
             text("SELECT id FROM requests WHERE id = :id FOR UPDATE"), {"id": request_id}
         )
-        response = await asyncio.wait_for(
-            client.post(
-                f"/v1/requests/{request_id}/documents",
-                files={"file": ("scan.pdf", files.PDF, "application/pdf")},
-                headers=resident.auth,
-            ),
-            30,
-        )  # the lock is held until intake has answered
+        # The lock is held until intake has answered.
+        response = await _upload(client, resident, request_id)
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "upload_timeout"
     assert response.headers["retry-after"] == "5"
