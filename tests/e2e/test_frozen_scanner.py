@@ -158,6 +158,17 @@ def _draft_with_one_document(client: httpx.Client, resident: SignedIn) -> tuple[
     return draft.json()["id"], first.json()["id"]
 
 
+@contextmanager
+def _frozen(clamd: Clamd) -> Iterator[None]:
+    """clamd stopped (SIGSTOP) for the block, and running again after it, however it ends."""
+    assert clamd.process is not None
+    clamd.process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        clamd.process.send_signal(signal.SIGCONT)
+
+
 def _only_the_first_attached(
     client: httpx.Client, resident: SignedIn, backing: Any, request_id: str, first: str
 ) -> None:
@@ -170,17 +181,13 @@ def _only_the_first_attached(
 def test_a_frozen_clamd_answers_503_in_time_and_attaches_nothing(
     stack: LiveStack, sms: SmsReceiver, clamd: Clamd, backing: Any
 ) -> None:
-    assert clamd.process is not None
     with stack.client() as client:
         resident = sign_in(client, sms.ledger)
         request_id, first = _draft_with_one_document(client, resident)
-        clamd.process.send_signal(signal.SIGSTOP)
-        try:
+        with _frozen(clamd):
             started = time.monotonic()
             response = _upload(client, resident, request_id, LARGE_PDF)
             elapsed = time.monotonic() - started
-        finally:
-            clamd.process.send_signal(signal.SIGCONT)
 
         assert response.status_code == 503, response.text
         assert response.headers["content-type"] == "application/problem+json"
@@ -198,12 +205,10 @@ def test_a_frozen_clamd_answers_503_in_time_and_attaches_nothing(
 def test_an_upload_the_gateway_gave_up_on_stops_in_intake(
     late_stack: LiveStack, sms: SmsReceiver, clamd: Clamd, backing: Any
 ) -> None:
-    assert clamd.process is not None
     with late_stack.client() as client:
         resident = sign_in(client, sms.ledger)
         request_id, first = _draft_with_one_document(client, resident)
-        clamd.process.send_signal(signal.SIGSTOP)
-        try:
+        with _frozen(clamd):
             response = _upload(client, resident, request_id, LARGE_PDF)
             assert response.status_code == 504, response.text
             # Still frozen: intake stops because the gateway hung up, not because clamd failed.
@@ -212,7 +217,5 @@ def test_an_upload_the_gateway_gave_up_on_stops_in_intake(
                 5,
                 "intake went on with an upload nobody waits for",
             )
-        finally:
-            clamd.process.send_signal(signal.SIGCONT)
         wait_until(clamd._pong, 10, "clamd did not come back")
         _only_the_first_attached(client, resident, backing, request_id, first)
